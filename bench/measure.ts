@@ -1,0 +1,117 @@
+// Timing fresh processes: every trial is a new process (better-sqlite3's
+// rule), so no run warms a cache for the next within the same process.
+
+import { spawnSync } from 'node:child_process';
+
+export interface BenchContext {
+  /** Repository root. */
+  root: string;
+  /** Directory holding the fixture programs (test/fixtures/bin). */
+  fixtures: string;
+  /** bin/systrace. */
+  systrace: string;
+  /** Trials per measurement. */
+  trials: number;
+  /** Scratch directory for policies and files, removed after the run. */
+  tmp: string;
+  /** Scale factor for loop counts (BENCH_SCALE), for quick runs. */
+  scale: number;
+}
+
+/** One measured quantity for one way of running the program. */
+export interface Row {
+  variant: string;
+  /** Median, in the scenario's unit; undefined when the variant failed. */
+  value?: number;
+  samples: number[];
+  error?: string;
+}
+
+export interface Target {
+  /** e.g. "systrace / seccomp-allow-all". */
+  label: string;
+  numerator: string;
+  denominator: string;
+  /** The ratio must be at most this. */
+  max: number;
+}
+
+export interface ScenarioResult {
+  name: string;
+  unit: string;
+  rows: Row[];
+  targets: Target[];
+}
+
+export class RunFailed extends Error {}
+
+/** Wall time of one fresh process in milliseconds; throws RunFailed unless check(stdout) holds. */
+export function timeOnce(cmd: string[], check: (stdout: string, code: number | null) => boolean): number {
+  const [file, ...args] = cmd;
+  const start = process.hrtime.bigint();
+  const r = spawnSync(file!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.error !== undefined)
+    throw new RunFailed(`${cmd.join(' ')}: ${r.error.message}`);
+  if (!check(r.stdout, r.status)) {
+    const tail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
+    throw new RunFailed(`${cmd.slice(0, 6).join(' ')}...: exit ${r.status ?? r.signal}: ${tail}`);
+  }
+  return ms;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Cost of one iteration of a loop inside a program, startup excluded: each
+ * trial runs the program with 0 and with n iterations, back to back, and
+ * keeps (t_n - t_0) / n. The median over trials is the result. Startup
+ * (node, the filter, the dynamic loader) is the same in both runs and
+ * cancels out, which is what makes an in-kernel permit comparable with a
+ * bare seccomp filter.
+ */
+export function perIteration(
+  ctx: BenchContext, variant: string, cmd: (n: number) => string[], n: number, unitScale: number,
+  check: (stdout: string, code: number | null) => boolean,
+): Row {
+  const samples: number[] = [];
+  try {
+    timeOnce(cmd(n), check); // warm the page cache and the binary
+    for (let i = 0; i < ctx.trials; i++) {
+      const base = timeOnce(cmd(0), check);
+      const loaded = timeOnce(cmd(n), check);
+      samples.push(((loaded - base) / n) * unitScale);
+    }
+  } catch (err) {
+    if (err instanceof RunFailed)
+      return { variant, samples, error: err.message };
+    throw err;
+  }
+  return { variant, value: median(samples), samples };
+}
+
+/** Wall time of the whole program, median over trials. */
+export function wallTime(
+  ctx: BenchContext, variant: string, cmd: string[], check: (stdout: string, code: number | null) => boolean,
+): Row {
+  const samples: number[] = [];
+  try {
+    timeOnce(cmd, check);
+    for (let i = 0; i < ctx.trials; i++)
+      samples.push(timeOnce(cmd, check));
+  } catch (err) {
+    if (err instanceof RunFailed)
+      return { variant, samples, error: err.message };
+    throw err;
+  }
+  return { variant, value: median(samples), samples };
+}
+
+/** `systrace run -a -f POLICY -- cmd...` */
+export function underSystrace(ctx: BenchContext, policy: string, cmd: string[]): string[] {
+  return [ctx.systrace, 'run', '-a', '-f', policy, '--', ...cmd];
+}

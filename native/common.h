@@ -1,0 +1,43 @@
+// Shared declarations of the addon: error reporting and kernel constants
+// that Debian 12's headers (Linux 6.1) do not have yet.
+#pragma once
+#include <napi.h>
+#include <linux/seccomp.h>
+#include <stdint.h>
+#include <string>
+
+// Added in Linux 6.6: wake the target on the supervisor's CPU, which makes a
+// notification round trip about ten times cheaper.
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+// Added in Linux 5.19: a target waiting for its answer ignores non-fatal
+// signals once the supervisor has received the call, so an emulated call is
+// never restarted (and so never performed twice).
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+namespace systrace {
+
+// The one place errno becomes a JS exception: an instance of the NativeError
+// class that tracer/native.ts hands to `setErrorClass`, carrying `code`,
+// `errno` and `syscall`.
+[[noreturn]] void ThrowErrno(Napi::Env env, const char* syscall, int err);
+void SetErrorClass(const Napi::CallbackInfo& info);
+const char* ErrnoName(int err);
+
+// Argument helpers: validate again what the JS layer validated.
+int32_t ArgInt(const Napi::CallbackInfo& info, size_t i);
+uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i);
+std::string ArgString(const Napi::CallbackInfo& info, size_t i);
+
+void InitFilter(Napi::Env env, Napi::Object exports);
+void InitNotify(Napi::Env env, Napi::Object exports);
+void InitProc(Napi::Env env, Napi::Object exports);
+void InitPath(Napi::Env env, Napi::Object exports);
+
+}  // namespace systrace

@@ -1,0 +1,238 @@
+// The target's memory and file descriptors, and fd passing.
+//
+// Reads of the target's memory are bounded and page-wise: an unmapped page
+// gives EFAULT to the caller as a value, never a crash of the tracer.
+#include "common.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace systrace {
+
+namespace {
+
+constexpr size_t kPage = 4096;
+constexpr size_t kMaxRead = 1 << 20;
+
+// procReadString(pid, addr, max) -> string | -errno
+// Stops at the first NUL; ENAMETOOLONG when none is found within max bytes.
+Napi::Value ReadString(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = ArgInt(info, 0);
+  uint64_t addr = ArgU64(info, 1);
+  int32_t max = ArgInt(info, 2);
+  if (max <= 0 || (size_t)max > kMaxRead) throw Napi::RangeError::New(env, "procReadString: bad max");
+  if (addr == 0) return Napi::Number::New(env, -EFAULT);
+  std::string out;
+  char buf[kPage];
+  while (out.size() < (size_t)max) {
+    size_t chunk = kPage - (addr % kPage);
+    if (chunk > (size_t)max - out.size()) chunk = (size_t)max - out.size();
+    struct iovec local = {buf, chunk};
+    struct iovec remote = {reinterpret_cast<void*>(addr), chunk};
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) return Napi::Number::New(env, n < 0 ? -errno : -EFAULT);
+    void* nul = memchr(buf, 0, (size_t)n);
+    if (nul != nullptr) {
+      out.append(buf, (size_t)(static_cast<char*>(nul) - buf));
+      return Napi::String::New(env, out);
+    }
+    out.append(buf, (size_t)n);
+    addr += (uint64_t)n;
+  }
+  return Napi::Number::New(env, -ENAMETOOLONG);
+}
+
+// procReadMemory(pid, addr, len) -> Buffer | -errno (all of it or an error)
+Napi::Value ReadMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = ArgInt(info, 0);
+  uint64_t addr = ArgU64(info, 1);
+  int32_t len = ArgInt(info, 2);
+  if (len < 0 || (size_t)len > kMaxRead) throw Napi::RangeError::New(env, "procReadMemory: bad length");
+  Napi::Buffer<char> out = Napi::Buffer<char>::New(env, (size_t)len);
+  if (len == 0) return out;
+  if (addr == 0) return Napi::Number::New(env, -EFAULT);
+  struct iovec local = {out.Data(), (size_t)len};
+  struct iovec remote = {reinterpret_cast<void*>(addr), (size_t)len};
+  ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  if (n < 0) return Napi::Number::New(env, -errno);
+  if (n != len) return Napi::Number::New(env, -EFAULT);
+  return out;
+}
+
+// procWriteMemory(pid, addr, buffer) -> 0 | -errno
+Napi::Value WriteMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = ArgInt(info, 0);
+  uint64_t addr = ArgU64(info, 1);
+  if (!info[2].IsBuffer()) throw Napi::TypeError::New(env, "procWriteMemory: expected a Buffer");
+  Napi::Buffer<char> data = info[2].As<Napi::Buffer<char>>();
+  if (data.Length() == 0) return Napi::Number::New(env, 0);
+  if (addr == 0) return Napi::Number::New(env, -EFAULT);
+  struct iovec local = {data.Data(), data.Length()};
+  struct iovec remote = {reinterpret_cast<void*>(addr), data.Length()};
+  ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+  if (n < 0) return Napi::Number::New(env, -errno);
+  if ((size_t)n != data.Length()) return Napi::Number::New(env, -EFAULT);
+  return Napi::Number::New(env, 0);
+}
+
+// pidfdOpen(pid) -> fd | -errno
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  int rc = (int)syscall(SYS_pidfd_open, ArgInt(info, 0), 0);
+  return Napi::Number::New(info.Env(), rc < 0 ? -errno : rc);
+}
+
+// pidfdGetfd(pidfd, targetfd) -> fd (close-on-exec) | -errno
+Napi::Value PidfdGetfd(const Napi::CallbackInfo& info) {
+  int rc = (int)syscall(SYS_pidfd_getfd, ArgInt(info, 0), ArgInt(info, 1), 0);
+  return Napi::Number::New(info.Env(), rc < 0 ? -errno : rc);
+}
+
+// closeFd(fd)
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  close(ArgInt(info, 0));
+  return info.Env().Undefined();
+}
+
+// socketPair() -> [fd, fd]: AF_UNIX SOCK_SEQPACKET, close-on-exec.
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) ThrowErrno(info.Env(), "socketpair", errno);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, sv[0]);
+  out.Set(1u, sv[1]);
+  return out;
+}
+
+// clearCloexec(fd): so that child_process can hand it to the exec helper.
+Napi::Value ClearCloexec(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0);
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) ThrowErrno(info.Env(), "fcntl", errno);
+  return info.Env().Undefined();
+}
+
+// recvMessage(sock, maxBytes) -> {data: Buffer, fds: number[]} ; blocking.
+Napi::Value RecvMessage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = ArgInt(info, 0);
+  int32_t max = ArgInt(info, 1);
+  if (max <= 0 || max > 65536) throw Napi::RangeError::New(env, "recvMessage: bad size");
+  std::string buf((size_t)max, '\0');
+  union {
+    char raw[CMSG_SPACE(sizeof(int) * 4)];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct iovec iov = {buf.data(), buf.size()};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.raw;
+  msg.msg_controllen = sizeof control.raw;
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowErrno(env, "recvmsg", errno);
+  Napi::Array fds = Napi::Array::New(env);
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t k = 0; k < count; k++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+      fds.Set(fds.Length(), fd);
+    }
+  }
+  if (msg.msg_flags & MSG_CTRUNC) {
+    for (uint32_t k = 0; k < fds.Length(); k++) close(fds.Get(k).As<Napi::Number>().Int32Value());
+    ThrowErrno(env, "recvmsg", EMSGSIZE);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", Napi::Buffer<char>::Copy(env, buf.data(), (size_t)n));
+  out.Set("fds", fds);
+  return out;
+}
+
+// sendMessage(sock, Buffer, fds[]) ; blocking.
+Napi::Value SendMessage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = ArgInt(info, 0);
+  if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "sendMessage: expected a Buffer");
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  Napi::Array fdArr = info[2].IsArray() ? info[2].As<Napi::Array>() : Napi::Array::New(env);
+  if (fdArr.Length() > 4) throw Napi::RangeError::New(env, "sendMessage: too many fds");
+  union {
+    char raw[CMSG_SPACE(sizeof(int) * 4)];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct iovec iov = {data.Data(), data.Length()};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (fdArr.Length() > 0) {
+    msg.msg_control = control.raw;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fdArr.Length());
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fdArr.Length());
+    for (uint32_t k = 0; k < fdArr.Length(); k++) {
+      int fd = fdArr.Get(k).As<Napi::Number>().Int32Value();
+      memcpy(CMSG_DATA(c) + k * sizeof(int), &fd, sizeof fd);
+    }
+  }
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowErrno(env, "sendmsg", errno);
+  return env.Undefined();
+}
+
+// socketConnect(fd, sockaddr Buffer) / socketBind(fd, sockaddr Buffer) -> 0 | -errno
+// Performed on a socket taken from the target with pidfd_getfd, using the
+// supervisor's own copy of the address: what was checked is what is used.
+Napi::Value SocketConnect(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0);
+  Napi::Buffer<char> addr = info[1].As<Napi::Buffer<char>>();
+  int rc = connect(fd, reinterpret_cast<const struct sockaddr*>(addr.Data()), (socklen_t)addr.Length());
+  return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
+}
+
+Napi::Value SocketBind(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0);
+  Napi::Buffer<char> addr = info[1].As<Napi::Buffer<char>>();
+  int rc = bind(fd, reinterpret_cast<const struct sockaddr*>(addr.Data()), (socklen_t)addr.Length());
+  return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
+}
+
+// socketNonblocking(fd) -> boolean: whether O_NONBLOCK is set on the open file.
+Napi::Value SocketNonblocking(const Napi::CallbackInfo& info) {
+  int flags = fcntl(ArgInt(info, 0), F_GETFL);
+  return Napi::Boolean::New(info.Env(), flags >= 0 && (flags & O_NONBLOCK));
+}
+
+}  // namespace
+
+void InitProc(Napi::Env env, Napi::Object exports) {
+  exports.Set("procReadString", Napi::Function::New(env, ReadString));
+  exports.Set("procReadMemory", Napi::Function::New(env, ReadMemory));
+  exports.Set("procWriteMemory", Napi::Function::New(env, WriteMemory));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
+  exports.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair));
+  exports.Set("clearCloexec", Napi::Function::New(env, ClearCloexec));
+  exports.Set("recvMessage", Napi::Function::New(env, RecvMessage));
+  exports.Set("sendMessage", Napi::Function::New(env, SendMessage));
+  exports.Set("socketConnect", Napi::Function::New(env, SocketConnect));
+  exports.Set("socketBind", Napi::Function::New(env, SocketBind));
+  exports.Set("socketNonblocking", Napi::Function::New(env, SocketNonblocking));
+}
+
+}  // namespace systrace

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The CLI entry only dispatches: one file per command under commands/.
+import { Command } from 'commander';
+import { registerRun } from './commands/run.js';
+import { registerPolicy } from './commands/policy.js';
+
+const program = new Command();
+program
+  .name('systrace')
+  .description(
+    'Confine a program with a per-program system-call policy (seccomp user notification).\n' +
+      'There is no -p PID (attach): on seccomp a filter is installed by the process itself\n' +
+      'before exec, so systrace can only confine programs it starts.',
+  )
+  .version('0.1.0')
+  .enablePositionalOptions()
+  .showHelpAfterError()
+  .exitOverride(err => {
+    // commander's own usage errors: systrace itself failed to start.
+    process.exit(err.exitCode === 0 ? 0 : 125);
+  });
+
+registerRun(program);
+registerPolicy(program);
+
+await program.parseAsync(process.argv);

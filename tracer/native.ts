@@ -1,0 +1,109 @@
+// Loads the addon: the whole native surface, typed, in one place.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+/** An error from native code: callers branch on `code` ('EPERM'), never on the message. */
+export class NativeError extends Error {
+  code = '';
+  errno = 0;
+  syscall = '';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NativeError';
+  }
+}
+
+export interface FilterCompare {
+  arg: number;
+  op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'masked_eq';
+  a: bigint;
+  b?: bigint;
+}
+export interface FilterRule {
+  nr: number;
+  action: number;
+  cmps?: FilterCompare[];
+}
+export interface FilterSpec {
+  defaultAction: number;
+  badArchAction: number;
+  arches: { arch: 'x86_64' | 'x86'; rules: FilterRule[] }[];
+}
+
+export interface Notification {
+  id: bigint;
+  /** The thread that made the call (its tid in our pid namespace). */
+  pid: number;
+  nr: number;
+  arch: number;
+  ip: bigint;
+  args: bigint[];
+}
+
+export interface Listener {
+  /** `cb(null)` once when no task uses the filter any more. */
+  start(cb: (n: Notification | null) => void): void;
+  stop(): void;
+}
+
+export type ResolveResult = { path: string } | { missing: string; errno: number } | number;
+
+interface Addon {
+  setErrorClass(cls: typeof NativeError): void;
+  filterBuild(spec: FilterSpec): { bpf: Buffer; pfc: string };
+  resolveSyscall(arch: 'x86_64' | 'x86', name: string): number;
+  Listener: new (fd: number) => Listener;
+  notifyRespond(fd: number, id: bigint, val: bigint, error: number, flags: number): number;
+  notifyIdValid(fd: number, id: bigint): boolean;
+  notifyAddFd(fd: number, id: bigint, srcfd: number, cloexec: boolean, send: boolean): number;
+  notifySetFlags(fd: number, flags: number): number;
+  SYNC_WAKE_UP: number;
+  FLAG_CONTINUE: number;
+  procReadString(pid: number, addr: bigint, max: number): string | number;
+  procReadMemory(pid: number, addr: bigint, len: number): Buffer | number;
+  procWriteMemory(pid: number, addr: bigint, data: Buffer): number;
+  pidfdOpen(pid: number): number;
+  pidfdGetfd(pidfd: number, targetfd: number): number;
+  closeFd(fd: number): void;
+  socketPair(): [number, number];
+  clearCloexec(fd: number): void;
+  recvMessage(sock: number, max: number): { data: Buffer; fds: number[] };
+  sendMessage(sock: number, data: Buffer, fds: number[]): void;
+  socketConnect(fd: number, addr: Buffer): number;
+  socketBind(fd: number, addr: Buffer): number;
+  socketNonblocking(fd: number): boolean;
+  resolvePath(tgid: number, tid: number, dirfd: number, path: string, followLast: boolean): ResolveResult;
+  openResolved(path: string, flags: number, mode: number): number;
+  pathCall(op: string, path: string, a?: number, b?: number, path2?: string): number | Buffer;
+  fdStat(fd: number): Buffer | number;
+  fdStatx(fd: number, mask: number, flags: number): Buffer | number;
+  setUmask(mask: number): number;
+}
+
+/** The package root: two levels above this file, in the source tree and in dist/. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error('systrace: cannot find the package root');
+}
+
+export function launcherPath(): string {
+  return path.join(packageRoot(), 'build', 'Release', 'systrace-launch');
+}
+
+let loaded: Addon | undefined;
+
+export function native(): Addon {
+  if (loaded) return loaded;
+  const file = path.join(packageRoot(), 'build', 'Release', 'systrace.node');
+  const require = createRequire(import.meta.url);
+  const addon = require(file) as Addon;
+  addon.setErrorClass(NativeError);
+  loaded = addon;
+  return addon;
+}

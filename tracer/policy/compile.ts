@@ -1,0 +1,382 @@
+// Policy -> plan. Pure: no fs, no native code.
+//
+// The plan has one target per enforcement mechanism: `kernel` (the BPF
+// filter spec libseccomp turns into a program) and `userSpace` (the calls
+// the supervisor is notified of and decides with the engine). Every call
+// whose decision needs no memory of the target is decided in the kernel;
+// only calls with pointer-argument rules (or rules the kernel cannot
+// express exactly, or `log`/`ask`) are notified.
+import type { FilterCompare, FilterRule, FilterSpec } from '../native.js';
+import type { Action, Condition, Emulation, Expr, Policy, Predicate, Rule } from './types.js';
+import { ARCH_OF } from './types.js';
+import { syscallNames, syscallNumber } from './syscalls.js';
+import { aliasMembers, groupMembers, isAlias, isGroup, type Alias } from './aliases.js';
+import { INTEGER_TRANSLATORS, MEMORY_TRANSLATORS, integerArg, argKinds } from './signatures.js';
+import { ERRNOS } from './errno-table.js';
+import { SIGNALS, ADDRESS_FAMILIES, OPEN_FLAG_BITS, PROT_BITS } from './constants.js';
+
+/** Kernel seccomp return values (linux/seccomp.h). */
+export const SECCOMP_RET = {
+  KILL_PROCESS: 0x80000000,
+  ERRNO: 0x00050000,
+  USER_NOTIF: 0x7fc00000,
+  ALLOW: 0x7fff0000,
+} as const;
+
+const errnoAction = (name: string): number => (SECCOMP_RET.ERRNO | (ERRNOS[name] ?? ERRNOS.EPERM!)) >>> 0;
+
+/**
+ * Calls that would escape a per-call view of the program, or change what a
+ * path means, are denied unless the policy names them as a system call
+ * (a group or `default: permit` is not enough). clone3 gets ENOSYS so that
+ * libc falls back to clone, whose namespace flags the kernel can test.
+ */
+export const DENIED_UNLESS_NAMED: Readonly<Record<string, string>> = {
+  io_uring_setup: 'EPERM', io_uring_enter: 'EPERM', io_uring_register: 'EPERM',
+  ptrace: 'EPERM', process_vm_writev: 'EPERM', process_madvise: 'EPERM',
+  unshare: 'EPERM', setns: 'EPERM', clone3: 'ENOSYS',
+  mount: 'EPERM', umount: 'EPERM', umount2: 'EPERM', pivot_root: 'EPERM', chroot: 'EPERM',
+  open_tree: 'EPERM', open_tree_attr: 'EPERM', move_mount: 'EPERM', fsopen: 'EPERM', fsmount: 'EPERM',
+  fspick: 'EPERM', fsconfig: 'EPERM', mount_setattr: 'EPERM',
+  bpf: 'EPERM', userfaultfd: 'EPERM', kexec_load: 'EPERM', kexec_file_load: 'EPERM',
+};
+
+/** Always permitted: a program that cannot exit cannot be stopped cleanly. */
+const ALWAYS_PERMITTED = ['exit', 'exit_group'];
+
+/** clone's namespace flags: a new user or mount namespace changes what paths mean. */
+const CLONE_NEWNS = 0x00020000n;
+const CLONE_NEWUSER = 0x10000000n;
+/** seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): a listener of its own. */
+const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8n;
+
+export interface CompileOptions {
+  /** -a: `ask` becomes deny. Without it `ask` is decided in user space. */
+  enforce: boolean;
+  /** -u turns aliases off. */
+  aliases: boolean;
+  /** Who runs the program: rules with `, if user = ...` are settled here. */
+  user: { name: string; groups: string[] };
+}
+
+/** Where a call is decided, and how. */
+export type Placement =
+  | { target: 'kernel'; action: number; why: string; rules?: FilterRule[] }
+  | { target: 'user'; why: string };
+
+export interface ArchPlan {
+  emulation: Emulation;
+  /** Keyed by system call name; every call of the emulation's table. */
+  calls: Map<string, Placement>;
+  /** Numbers the supervisor is notified of. */
+  notified: Set<number>;
+}
+
+export interface Plan {
+  filter: FilterSpec;
+  arches: ArchPlan[];
+}
+
+/** The rules that apply to `name`, in decision order: its own (in file order), then its alias's. */
+export interface CallRules {
+  own: Rule[];
+  aliases: { alias: Alias; rules: Rule[] }[];
+}
+
+export function rulesForCall(policy: Policy, name: string, useAliases: boolean): CallRules {
+  const own: Rule[] = [];
+  const byAlias = new Map<Alias, Rule[]>();
+  for (const [key, rules] of policy.rules) {
+    if (key === name) own.push(...rules);
+    else if (isGroup(key) && (groupMembers(policy.emulation, key) ?? []).includes(name)) own.push(...rules);
+    else if (useAliases && isAlias(key) && aliasMembers(policy.emulation, key).includes(name)) {
+      byAlias.set(key, [...(byAlias.get(key) ?? []), ...rules]);
+    }
+  }
+  return { own, aliases: [...byAlias].map(([alias, rules]) => ({ alias, rules })) };
+}
+
+function conditionHolds(c: Condition, user: CompileOptions['user']): boolean {
+  const subjects = c.subject === 'user' ? [user.name] : user.groups;
+  switch (c.op) {
+    case '=':
+      return subjects.includes(c.value);
+    case '!=':
+      return !subjects.includes(c.value);
+    default:
+      return false; // ordering on names means nothing; such a rule never applies
+  }
+}
+
+/** A rule's action once the run mode is known. */
+function effective(action: Action, enforce: boolean): Action {
+  if (enforce && action.verdict.kind === 'ask') return { ...action, verdict: { kind: 'deny', errno: 'EPERM' } };
+  return action;
+}
+
+function kernelAction(action: Action): number | undefined {
+  if (action.log || action.asUser) return undefined;
+  switch (action.verdict.kind) {
+    case 'permit':
+      return SECCOMP_RET.ALLOW;
+    case 'deny':
+      return errnoAction(action.verdict.errno);
+    case 'kill':
+      return SECCOMP_RET.KILL_PROCESS;
+    case 'ask':
+      return undefined;
+  }
+}
+
+function usesMemory(e: Expr): boolean {
+  switch (e.kind) {
+    case 'true':
+      return false;
+    case 'and':
+    case 'or':
+      return usesMemory(e.left) || usesMemory(e.right);
+    case 'not':
+      return usesMemory(e.expr);
+    case 'pred':
+      return MEMORY_TRANSLATORS.includes(e.translator);
+  }
+}
+
+/** Arguments of these kinds are C ints: the kernel reads only their low 32 bits. */
+const INT32_KINDS = new Set(['fd', 'dirfd', 'oflags', 'mode', 'uid', 'gid', 'signal', 'prot', 'sockdom', 'socktype', 'pid', 'int', 'cmd', 'whence', 'atflags']);
+
+type Literal = { cmp: FilterCompare; negated?: FilterCompare };
+
+/** A predicate as one kernel comparison, or undefined when the kernel cannot test it exactly. */
+function predicateCompare(emu: Emulation, call: string, p: Predicate): Literal | undefined {
+  if (!Object.hasOwn(INTEGER_TRANSLATORS, p.translator)) return undefined;
+  const arg = integerArg(emu, call, p.translator, p.index);
+  if (arg === undefined) return undefined;
+  const kind = argKinds(emu, call)?.[arg];
+  // Only the low 32 bits of an int argument count: compare exactly those,
+  // so that garbage in the upper half cannot slip past an `eq`.
+  if (!kind || !INT32_KINDS.has(kind)) return undefined;
+  const low = 0xffffffffn;
+  if (p.op === 'eq') {
+    const v = integerValue(p.translator, p.value);
+    if (v === undefined) return undefined;
+    return { cmp: { arg, op: 'masked_eq', a: low, b: v & low } };
+  }
+  if (p.op === 'sub' || p.op === 'nsub') {
+    // A single flag name: `oflags sub "O_CREAT"` is the bit being set.
+    const bit = flagBit(p.translator, p.value);
+    if (bit === undefined) return undefined;
+    const set: FilterCompare = { arg, op: 'masked_eq', a: bit, b: bit };
+    const clear: FilterCompare = { arg, op: 'masked_eq', a: bit, b: 0n };
+    return p.op === 'sub' ? { cmp: set, negated: clear } : { cmp: clear, negated: set };
+  }
+  return undefined;
+}
+
+function integerValue(translator: string, text: string): bigint | undefined {
+  if (/^-?\d+$/.test(text)) return BigInt.asUintN(64, BigInt(text));
+  if (translator === 'mode' && /^0[0-7]*$/.test(text)) return BigInt(parseInt(text, 8));
+  if (translator === 'signame') {
+    const i = SIGNALS.indexOf(text);
+    return i > 0 ? BigInt(i) : undefined;
+  }
+  if (translator === 'sockdom') {
+    const i = ADDRESS_FAMILIES.indexOf(text);
+    return i >= 0 ? BigInt(i) : undefined;
+  }
+  return undefined;
+}
+
+function flagBit(translator: string, name: string): bigint | undefined {
+  const table = translator === 'oflags' ? OPEN_FLAG_BITS : translator === 'prot' ? PROT_BITS : undefined;
+  const bit = table?.find(([n]) => n === name)?.[1];
+  // Only true single bits: O_RDONLY is 0 and O_ACCMODE values are not flags.
+  return bit !== undefined && bit !== 0n && (bit & (bit - 1n)) === 0n ? bit : undefined;
+}
+
+const MAX_TERMS = 16;
+
+/**
+ * An expression as a disjunction of conjunctions of kernel comparisons
+ * (negation pushed to the leaves), or undefined if it has no exact form.
+ */
+function toDnf(emu: Emulation, call: string, e: Expr, negate: boolean): FilterCompare[][] | undefined {
+  switch (e.kind) {
+    case 'true':
+      return negate ? [] : [[]];
+    case 'not':
+      return toDnf(emu, call, e.expr, !negate);
+    case 'and':
+    case 'or': {
+      const l = toDnf(emu, call, e.left, negate);
+      const r = toDnf(emu, call, e.right, negate);
+      if (!l || !r) return undefined;
+      const conj = (e.kind === 'and') !== negate;
+      if (!conj) return l.length + r.length > MAX_TERMS ? undefined : [...l, ...r];
+      const out: FilterCompare[][] = [];
+      for (const a of l) for (const b of r) out.push([...a, ...b]);
+      return out.length > MAX_TERMS ? undefined : out;
+    }
+    case 'pred': {
+      const lit = predicateCompare(emu, call, e);
+      if (!lit) return undefined;
+      if (!negate) return [[lit.cmp]];
+      return lit.negated ? [[lit.negated]] : undefined;
+    }
+  }
+}
+
+/**
+ * Place one call. `fallback` is what happens when none of its rules match
+ * (the alias cannot apply: see below), as a kernel action.
+ */
+function placeCall(
+  emu: Emulation,
+  name: string,
+  nr: number,
+  cr: CallRules,
+  policy: Policy,
+  opts: CompileOptions,
+  defaultAction: number,
+  filterDefault: number,
+): Placement {
+  if (ALWAYS_PERMITTED.includes(name)) return { target: 'kernel', action: SECCOMP_RET.ALLOW, why: 'always permitted' };
+  const namedDirectly = policy.rules.has(name);
+  const escape = DENIED_UNLESS_NAMED[name];
+  if (escape && !namedDirectly) {
+    return { target: 'kernel', action: errnoAction(escape), why: 'escapes the filter: denied unless named' };
+  }
+  const rules = cr.own.filter(r => !r.condition || conditionHolds(r.condition, opts.user));
+  const aliasRules = cr.aliases.flatMap(a => a.rules).filter(r => !r.condition || conditionHolds(r.condition, opts.user));
+  const all = [...rules, ...aliasRules];
+  if (all.some(r => usesMemory(r.expr))) return { target: 'user', why: 'rules read the program\'s memory' };
+  if (all.some(r => kernelAction(effective(r.action, opts.enforce)) === undefined)) {
+    return { target: 'user', why: 'rules ask, log or elevate' };
+  }
+  // Alias rules apply only to the calls the alias covers for these flags
+  // (open read-only vs write): exact only when the call has none of them.
+  if (aliasRules.length > 0) {
+    if (cr.aliases.length > 1) return { target: 'user', why: 'fsread or fswrite depending on flags' };
+  }
+  const ordered = [...rules, ...aliasRules];
+  if (defaultAction === SECCOMP_RET.USER_NOTIF) {
+    // Interactive default: a call no rule settles must be asked about.
+    if (!ordered.some(r => r.expr.kind === 'true')) return { target: 'user', why: 'default: ask' };
+  }
+  // First match wins: the first unconditional rule ends the list.
+  const firstTrue = ordered.findIndex(r => r.expr.kind === 'true');
+  const conditional = firstTrue < 0 ? ordered : ordered.slice(0, firstTrue);
+  const fallback =
+    firstTrue >= 0 ? kernelAction(effective(ordered[firstTrue]!.action, opts.enforce))! : defaultAction;
+  if (conditional.length === 0) {
+    return { target: 'kernel', action: fallback, why: firstTrue >= 0 ? `rule ${ordered[firstTrue]!.pos.line}` : 'default' };
+  }
+  // Conditional integer rules: exact in the kernel when they all lead to one
+  // action, taken on any match, and the fallback is the filter's default
+  // (libseccomp has no "otherwise" per call but the default).
+  const actions = new Set(conditional.map(r => kernelAction(effective(r.action, opts.enforce))));
+  if (actions.size !== 1) return { target: 'user', why: 'integer rules with different actions' };
+  const action = [...actions][0]!;
+  if (action === fallback) return { target: 'kernel', action, why: 'every rule agrees' };
+  if (fallback !== filterDefault) return { target: 'user', why: 'integer rules over a fallback that is not the default' };
+  const filterRules: FilterRule[] = [];
+  for (const r of conditional) {
+    const dnf = toDnf(emu, name, r.expr, false);
+    if (!dnf) return { target: 'user', why: `rule ${r.pos.line} has no exact kernel form` };
+    for (const conj of dnf) {
+      const args = new Set(conj.map(c => c.arg));
+      if (args.size !== conj.length) return { target: 'user', why: `rule ${r.pos.line} tests one argument twice` };
+      filterRules.push({ nr, action, cmps: conj });
+    }
+  }
+  return { target: 'kernel', action: fallback, why: 'integer rules', rules: filterRules };
+
+}
+
+/** The kernel action for the policy's default (USER_NOTIF: ask, decided in user space). */
+function defaultKernelAction(policy: Policy | undefined, enforce: boolean): number {
+  if (!policy) return errnoAction('ENOSYS');
+  if (policy.default === 'permit') return SECCOMP_RET.ALLOW;
+  if (policy.default === 'deny' || enforce) return errnoAction('EPERM');
+  return SECCOMP_RET.USER_NOTIF;
+}
+
+/**
+ * Compile one policy per emulation into a plan. An emulation with no
+ * policy gets ENOSYS for every call (a 64-bit program that tries the i386
+ * ABI under a `linux` policy), except exit.
+ */
+export function compile(policies: Policy[], opts: CompileOptions): Plan {
+  const byEmu = new Map<Emulation, Policy>();
+  for (const p of policies) {
+    if (byEmu.has(p.emulation)) throw new Error(`two policies for emulation ${p.emulation}: ${byEmu.get(p.emulation)!.file} and ${p.file}`);
+    byEmu.set(p.emulation, p);
+  }
+  // libseccomp merges the two architectures' filters only when they share
+  // one default action: the first policy's default. Calls of the other
+  // emulation whose action differs get a rule each.
+  const first = byEmu.get('linux') ?? byEmu.get('linux32');
+  const filterDefault = defaultKernelAction(first, opts.enforce);
+  const spec: FilterSpec = { defaultAction: filterDefault, badArchAction: SECCOMP_RET.KILL_PROCESS, arches: [] };
+  const arches: ArchPlan[] = [];
+  for (const emu of ['linux', 'linux32'] as Emulation[]) {
+    const policy = byEmu.get(emu);
+    const calls = new Map<string, Placement>();
+    const notified = new Set<number>();
+    const rules: FilterRule[] = [];
+    const def = defaultKernelAction(policy, opts.enforce);
+    for (const name of syscallNames(emu)) {
+      const nr = syscallNumber(emu, name)!;
+      let place: Placement;
+      if (!policy) {
+        place = ALWAYS_PERMITTED.includes(name)
+          ? { target: 'kernel', action: SECCOMP_RET.ALLOW, why: 'always permitted' }
+          : { target: 'kernel', action: def, why: `no ${emu} policy` };
+      } else {
+        place = placeCall(emu, name, nr, rulesForCall(policy, name, opts.aliases), policy, opts, def, filterDefault);
+      }
+      if (place.target === 'kernel' && place.action === SECCOMP_RET.USER_NOTIF) place = { target: 'user', why: place.why };
+      calls.set(name, place);
+      if (place.target === 'user') {
+        notified.add(nr);
+        if (filterDefault !== SECCOMP_RET.USER_NOTIF) rules.push({ nr, action: SECCOMP_RET.USER_NOTIF });
+        continue;
+      }
+      if (place.rules) rules.push(...place.rules);
+      else if (place.action !== filterDefault) rules.push({ nr, action: place.action });
+    }
+    if (policy) hardenEscapes(emu, policy, calls, rules, filterDefault);
+    spec.arches.push({ arch: ARCH_OF[emu], rules });
+    arches.push({ emulation: emu, calls, notified });
+  }
+  return { filter: spec, arches };
+}
+
+/**
+ * Integer tests the kernel adds on calls a policy permits without naming
+ * them: clone with a new user or mount namespace, and seccomp with a
+ * listener of its own, are denied. (A policy that names the call has made
+ * its own choice.)
+ */
+function hardenEscapes(emu: Emulation, policy: Policy, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number): void {
+  const guard = (name: string, arg: number, mask: bigint): void => {
+    const nr = syscallNumber(emu, name);
+    const place = calls.get(name);
+    if (nr === undefined || policy.rules.has(name) || place?.target !== 'kernel' || place.rules) return;
+    if (place.action !== SECCOMP_RET.ALLOW) return;
+    const deny = errnoAction('EPERM');
+    if (filterDefault === SECCOMP_RET.ALLOW) {
+      for (let bit = 1n; bit <= mask; bit <<= 1n) {
+        if (mask & bit) rules.push({ nr, action: deny, cmps: [{ arg, op: 'masked_eq', a: bit, b: bit }] });
+      }
+    } else {
+      const i = rules.findIndex(r => r.nr === nr);
+      const allow: FilterRule = { nr, action: SECCOMP_RET.ALLOW, cmps: [{ arg, op: 'masked_eq', a: mask, b: 0n }] };
+      if (i >= 0) rules[i] = allow;
+      else rules.push(allow);
+    }
+    calls.set(name, { ...place, why: `${place.why}; denied with ${name === 'clone' ? 'new namespaces' : 'a new listener'}` });
+  };
+  guard('clone', 0, CLONE_NEWUSER | CLONE_NEWNS);
+  guard('seccomp', 1, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+}

@@ -1,0 +1,136 @@
+// `systrace run`: find the program and its policy, compile, start it under
+// the filter, supervise it until every confined process is gone.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Emulation, Policy } from '../policy/types.js';
+import { loadPolicyFileSync } from '../policy/load.js';
+import { PolicyError } from '../policy/parse.js';
+import { mangleProgramName } from '../policy/mangle.js';
+import { compile } from '../policy/compile.js';
+import { prepare } from '../engine/decide.js';
+import { native } from '../native.js';
+import { currentUser, policyEnv } from '../cli/policy-env.js';
+import { startConfined } from './spawn.js';
+import { Supervisor, type Loaded } from './supervisor.js';
+
+export interface RunOptions {
+  enforce: boolean;
+  policyFiles: string[];
+  policyDir?: string;
+  globalOnly: boolean;
+  aliases: boolean;
+  logStderr: boolean;
+  logFile?: string;
+}
+
+/** Exit status of systrace itself failing, as DESIGN.md fixes it. */
+export const EXIT_FAILED = 125;
+export const EXIT_NOT_EXECUTABLE = 126;
+export const EXIT_NOT_FOUND = 127;
+
+export class RunError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+/** The program as execve will see it: a path, searched in PATH when it has no slash. */
+export function findProgram(cmd: string): string {
+  const check = (p: string): string => {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      throw new RunError(`${cmd}: command not found`, EXIT_NOT_FOUND);
+    }
+    if (st.isDirectory()) throw new RunError(`${cmd}: is a directory`, EXIT_NOT_EXECUTABLE);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+    } catch {
+      throw new RunError(`${cmd}: permission denied`, EXIT_NOT_EXECUTABLE);
+    }
+    return path.resolve(p);
+  };
+  if (cmd.includes('/')) return check(cmd);
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const p = path.join(dir || '.', cmd);
+    if (fs.existsSync(p)) return check(p);
+  }
+  throw new RunError(`${cmd}: command not found`, EXIT_NOT_FOUND);
+}
+
+/** -f files, or Systrace's lookup: ~/.systrace (or -d DIR), then /etc/systrace. */
+function policyFilesFor(program: string, opts: RunOptions): string[] {
+  if (opts.policyFiles.length > 0) return opts.policyFiles;
+  const name = `${mangleProgramName(fs.realpathSync(program))}.yaml`;
+  const dirs = [];
+  if (!opts.globalOnly) dirs.push(opts.policyDir ?? path.join(os.homedir(), '.systrace'));
+  dirs.push('/etc/systrace');
+  for (const d of dirs) {
+    const f = path.join(d, name);
+    if (fs.existsSync(f)) return [f];
+  }
+  throw new RunError(`no policy for ${program}: looked for ${dirs.map(d => path.join(d, name)).join(' and ')} (give one with -f)`, EXIT_FAILED);
+}
+
+export async function runConfined(argv: string[], opts: RunOptions): Promise<number> {
+  if (argv.length === 0) throw new RunError('no program given (systrace run [options] -- CMD [ARG...])', EXIT_FAILED);
+  const program = findProgram(argv[0]!);
+  const env = policyEnv();
+  const user = currentUser();
+  const policies: Policy[] = policyFilesFor(program, opts).map(f => loadPolicyFileSync(f, env));
+  const plan = compile(policies, { enforce: opts.enforce, aliases: opts.aliases, user });
+  const loaded = new Map<Emulation, Loaded>();
+  for (const p of policies) loaded.set(p.emulation, { policy: p, prepared: prepare(p, { enforce: opts.enforce, aliases: opts.aliases }) });
+  const n = native();
+  const { bpf } = n.filterBuild(plan.filter);
+
+  let logFd: number | undefined;
+  if (opts.logFile) logFd = fs.openSync(opts.logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+  const report = (line: string): void => {
+    if (opts.logStderr) process.stderr.write(line + '\n');
+    if (logFd !== undefined) fs.writeSync(logFd, line + '\n');
+  };
+
+  // The supervisor creates files with the target's umask, applied by hand.
+  n.setUmask(0);
+  const confined = startConfined(program, argv, bpf, process.env);
+  const supervisor = new Supervisor({ listenerFd: confined.listenerFd, policies: loaded, report, user });
+  const flags = n.notifySetFlags(confined.listenerFd, n.SYNC_WAKE_UP);
+  if (flags < 0 && flags !== -22) report(`systrace: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable (${flags})`);
+
+  const listener = new n.Listener(confined.listenerFd);
+  let filterGone!: () => void;
+  const allGone = new Promise<void>(resolve => (filterGone = resolve));
+  listener.start(note => {
+    if (note === null) filterGone();
+    else supervisor.handle(note);
+  });
+  const exited = new Promise<number>(resolve => {
+    confined.child.on('exit', (code, signal) => {
+      resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? EXIT_FAILED));
+    });
+  });
+  // SIGINT from the terminal reaches the program's process group already;
+  // SIGTERM and SIGHUP sent to systrace are passed on.
+  const forward = (sig: NodeJS.Signals) => () => confined.child.kill(sig);
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', forward('SIGTERM'));
+  process.on('SIGHUP', forward('SIGHUP'));
+  confined.release();
+
+  const status = await exited;
+  // Processes the program left behind (daemons) stay confined until they end.
+  await allGone;
+  listener.stop();
+  n.closeFd(confined.listenerFd);
+  if (logFd !== undefined) fs.closeSync(logFd);
+  return status;
+}
+
+export function describeError(e: unknown): { message: string; exitCode: number } {
+  if (e instanceof PolicyError) return { message: e.message, exitCode: EXIT_FAILED };
+  if (e instanceof RunError) return { message: `systrace: ${e.message}`, exitCode: e.exitCode };
+  return { message: `systrace: ${(e as Error).message ?? String(e)}`, exitCode: EXIT_FAILED };
+}
