@@ -39,6 +39,7 @@ const PER_EMULATION: Record<Emulation, string[]> = {
 export const LOADER_READS = [
   'filename inpath "/usr" then permit',
   'filename eq "/etc/ld.so.cache" then permit',
+  'filename eq "/etc/ld.so.preload" then permit',
   'filename eq "/dev/null" then permit',
 ];
 

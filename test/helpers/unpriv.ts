@@ -376,17 +376,24 @@ export interface RunResult {
 export const defaultEnv: NodeJS.ProcessEnv = {
   PATH: '/usr/local/bin:/usr/bin:/bin',
   HOME: '/nonexistent',
-  LANG: 'C.UTF-8',
+  LANG: 'C',
 };
 
 /** Run cmd as nobody:nogroup, no groups, no inheritable capabilities. */
 export function runUnpriv(cmd: string[], opts: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const argv = [...SETPRIV_DROP, '--inh-caps=-all', ...cmd];
+  // The environment is set by env -i after the drop, not by spawn(): tap's
+  // process-info hook adds NODE_OPTIONS to every child it sees spawned, and
+  // the node inside bin/systrace would then try to write into the
+  // repository's .tap/ as nobody. (env takes no '--' after the
+  // assignments; no command here has '=' in its first word.)
+  const env = Object.entries(opts.env ?? defaultEnv)
+    .filter((kv): kv is [string, string] => kv[1] !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  const argv = [...SETPRIV_DROP, '--inh-caps=-all', '/usr/bin/env', '-i', ...env, ...cmd];
   return new Promise((resolve, reject) => {
     const child = spawn('setpriv', argv, {
       cwd: opts.cwd ?? '/',
-      env: opts.env ?? defaultEnv,
       detached: true, // its own process group, so the whole tree can be killed
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });

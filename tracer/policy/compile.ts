@@ -55,6 +55,12 @@ export interface CompileOptions {
   enforce: boolean;
   /** -u turns aliases off. */
   aliases: boolean;
+  /**
+   * Send calls that fall to a `deny` default to user space, so that each
+   * denial is reported (Systrace logged every one). Costs a notification
+   * per denied call only; `run` sets it.
+   */
+  reportDefaultDenials?: boolean;
   /** Who runs the program: rules with `, if user = ...` are settled here. */
   user: { name: string; groups: string[] };
 }
@@ -259,10 +265,6 @@ function placeCall(
     if (cr.aliases.length > 1) return { target: 'user', why: 'fsread or fswrite depending on flags' };
   }
   const ordered = [...rules, ...aliasRules];
-  if (defaultAction === SECCOMP_RET.USER_NOTIF) {
-    // Interactive default: a call no rule settles must be asked about.
-    if (!ordered.some(r => r.expr.kind === 'true')) return { target: 'user', why: 'default: ask' };
-  }
   // First match wins: the first unconditional rule ends the list.
   const firstTrue = ordered.findIndex(r => r.expr.kind === 'true');
   const conditional = firstTrue < 0 ? ordered : ordered.slice(0, firstTrue);
@@ -294,10 +296,10 @@ function placeCall(
 }
 
 /** The kernel action for the policy's default (USER_NOTIF: ask, decided in user space). */
-function defaultKernelAction(policy: Policy | undefined, enforce: boolean): number {
+function defaultKernelAction(policy: Policy | undefined, opts: CompileOptions): number {
   if (!policy) return errnoAction('ENOSYS');
   if (policy.default === 'permit') return SECCOMP_RET.ALLOW;
-  if (policy.default === 'deny' || enforce) return errnoAction('EPERM');
+  if (policy.default === 'deny' || opts.enforce) return opts.reportDefaultDenials ? SECCOMP_RET.USER_NOTIF : errnoAction('EPERM');
   return SECCOMP_RET.USER_NOTIF;
 }
 
@@ -316,7 +318,7 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
   // one default action: the first policy's default. Calls of the other
   // emulation whose action differs get a rule each.
   const first = byEmu.get('linux') ?? byEmu.get('linux32');
-  const filterDefault = defaultKernelAction(first, opts.enforce);
+  const filterDefault = defaultKernelAction(first, opts);
   const spec: FilterSpec = { defaultAction: filterDefault, badArchAction: SECCOMP_RET.KILL_PROCESS, arches: [] };
   const arches: ArchPlan[] = [];
   for (const emu of ['linux', 'linux32'] as Emulation[]) {
@@ -324,7 +326,7 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
     const calls = new Map<string, Placement>();
     const notified = new Set<number>();
     const rules: FilterRule[] = [];
-    const def = defaultKernelAction(policy, opts.enforce);
+    const def = defaultKernelAction(policy, opts);
     for (const name of syscallNames(emu)) {
       const nr = syscallNumber(emu, name)!;
       let place: Placement;

@@ -80,7 +80,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   const env = policyEnv();
   const user = currentUser();
   const policies: Policy[] = policyFilesFor(program, opts).map(f => loadPolicyFileSync(f, env));
-  const plan = compile(policies, { enforce: opts.enforce, aliases: opts.aliases, user });
+  const plan = compile(policies, { enforce: opts.enforce, aliases: opts.aliases, user, reportDefaultDenials: true });
   const loaded = new Map<Emulation, Loaded>();
   for (const p of policies) loaded.set(p.emulation, { policy: p, prepared: prepare(p, { enforce: opts.enforce, aliases: opts.aliases }) });
   const n = native();
