@@ -11,9 +11,13 @@ import type { Action, Condition, Emulation, Expr, Policy, Predicate, Rule } from
 import { ARCH_OF } from './types.js';
 import { syscallNames, syscallNumber } from './syscalls.js';
 import { aliasMembers, groupMembers, isAlias, isGroup, type Alias } from './aliases.js';
-import { INTEGER_TRANSLATORS, MEMORY_TRANSLATORS, integerArg, argKinds } from './signatures.js';
+import { INTEGER_TRANSLATORS, MEMORY_TRANSLATORS, UID16_I386, integerArg, argKinds } from './signatures.js';
 import { ERRNOS } from './errno-table.js';
-import { SIGNALS, ADDRESS_FAMILIES, OPEN_FLAG_BITS, PROT_BITS } from './constants.js';
+import { SIGNALS, ADDRESS_FAMILIES, OPEN_FLAG_BITS, PROT_BITS, SOCKET_TYPES, SOCK_TYPE_MASK } from './constants.js';
+// The engine's own pure pieces, so that the kernel half decides exactly as
+// the user-space half would: conditions, and integer arguments as printed.
+import { conditionHolds as engineConditionHolds } from '../engine/decide.js';
+import { integerTranslatorValue } from '../engine/translate.js';
 
 /** Kernel seccomp return values (linux/seccomp.h). */
 export const SECCOMP_RET = {
@@ -41,6 +45,9 @@ export const DENIED_UNLESS_NAMED: Readonly<Record<string, string>> = {
   bpf: 'EPERM', userfaultfd: 'EPERM', kexec_load: 'EPERM', kexec_file_load: 'EPERM',
 };
 
+/** Calls whose alias depends on their open flags (aliases.ts: aliasOf). */
+const OPEN_FAMILY = ['open', 'openat', 'openat2'];
+
 /** Always permitted: a program that cannot exit cannot be stopped cleanly. */
 const ALWAYS_PERMITTED = ['exit', 'exit_group'];
 
@@ -61,8 +68,12 @@ export interface CompileOptions {
    * per denied call only; `run` sets it.
    */
   reportDefaultDenials?: boolean;
-  /** Who runs the program: rules with `, if user = ...` are settled here. */
-  user: { name: string; groups: string[] };
+  /**
+   * Who runs the program: rules with `, if user = ...` are settled here.
+   * Without uid and gid a condition on a number, or an ordering, cannot be
+   * settled (the engine compares ids): such calls are decided in user space.
+   */
+  user: { name: string; groups: string[]; uid?: number; gid?: number };
 }
 
 /** Where a call is decided, and how. */
@@ -102,16 +113,14 @@ export function rulesForCall(policy: Policy, name: string, useAliases: boolean):
   return { own, aliases: [...byAlias].map(([alias, rules]) => ({ alias, rules })) };
 }
 
-function conditionHolds(c: Condition, user: CompileOptions['user']): boolean {
+/** As the engine decides it (decide.ts), or undefined when it cannot be known here. */
+function conditionHolds(c: Condition, user: CompileOptions['user']): boolean | undefined {
+  const { uid, gid } = user;
+  if (uid !== undefined && gid !== undefined) return engineConditionHolds(c, { ...user, uid, gid });
+  // Names only: the engine also matches (and orders) uid / gid numbers.
+  if ((c.op !== '=' && c.op !== '!=') || /^\d+$/.test(c.value)) return undefined;
   const subjects = c.subject === 'user' ? [user.name] : user.groups;
-  switch (c.op) {
-    case '=':
-      return subjects.includes(c.value);
-    case '!=':
-      return !subjects.includes(c.value);
-    default:
-      return false; // ordering on names means nothing; such a rule never applies
-  }
+  return c.op === '=' ? subjects.includes(c.value) : !subjects.includes(c.value);
 }
 
 /** A rule's action once the run mode is known. */
@@ -162,14 +171,30 @@ function predicateCompare(emu: Emulation, call: string, p: Predicate): Literal |
   // Only the low 32 bits of an int argument count: compare exactly those,
   // so that garbage in the upper half cannot slip past an `eq`.
   if (!kind || !INT32_KINDS.has(kind)) return undefined;
-  const low = 0xffffffffn;
   if (p.op === 'eq') {
+    // The engine compares the argument as printed (translate.ts). The test is
+    // exact when the mask holds exactly the bits the printing reads and the
+    // literal is the printing of the value: `mode eq "644"`, `pid eq "07"`
+    // or `signame eq "9"` never match there, so they must not here. oflags
+    // printing drops O_LARGEFILE and folds bits: never exact.
+    if (p.translator === 'oflags') return undefined;
+    const mask =
+      p.translator === 'socktype' ? SOCK_TYPE_MASK
+      : emu === 'linux32' && UID16_I386.has(call) && (kind === 'uid' || kind === 'gid') ? 0xffffn
+      : 0xffffffffn;
     const v = integerValue(p.translator, p.value);
     if (v === undefined) return undefined;
-    return { cmp: { arg, op: 'masked_eq', a: low, b: v & low } };
+    const args = [0n, 0n, 0n, 0n, 0n, 0n];
+    args[arg] = v & mask;
+    if (integerTranslatorValue(emu, call, p.translator, p.index, args) !== p.value) return undefined;
+    return { cmp: { arg, op: 'masked_eq', a: mask, b: v & mask } };
   }
   if (p.op === 'sub' || p.op === 'nsub') {
     // A single flag name: `oflags sub "O_CREAT"` is the bit being set.
+    // The engine tests the printed text, so names printed other than by
+    // their bit alone are left to it: O_DSYNC is hidden under O_SYNC,
+    // O_DIRECTORY under O_TMPFILE, and "O_DIRECT" is in "O_DIRECTORY".
+    if (p.translator === 'oflags' && INEXACT_FLAG_NAMES.has(p.value)) return undefined;
     const bit = flagBit(p.translator, p.value);
     if (bit === undefined) return undefined;
     const set: FilterCompare = { arg, op: 'masked_eq', a: bit, b: bit };
@@ -179,9 +204,17 @@ function predicateCompare(emu: Emulation, call: string, p: Predicate): Literal |
   return undefined;
 }
 
+const INEXACT_FLAG_NAMES = new Set(['O_DSYNC', 'O_DIRECTORY', 'O_DIRECT']);
+
+/** The value a literal names; predicateCompare checks that it prints back as the literal. */
 function integerValue(translator: string, text: string): bigint | undefined {
+  // Modes are octal ("0644"): read as decimal they would be another mode.
+  if (translator === 'mode') return /^0[0-7]+$/.test(text) ? BigInt(`0o${text}`) : undefined;
   if (/^-?\d+$/.test(text)) return BigInt.asUintN(64, BigInt(text));
-  if (translator === 'mode' && /^0[0-7]*$/.test(text)) return BigInt(parseInt(text, 8));
+  if (translator === 'socktype') {
+    const n = Object.entries(SOCKET_TYPES).find(([, name]) => name === text)?.[0];
+    return n === undefined ? undefined : BigInt(n);
+  }
   if (translator === 'signame') {
     const i = SIGNALS.indexOf(text);
     return i > 0 ? BigInt(i) : undefined;
@@ -252,17 +285,25 @@ function placeCall(
   if (escape && !namedDirectly) {
     return { target: 'kernel', action: errnoAction(escape), why: 'escapes the filter: denied unless named' };
   }
-  const rules = cr.own.filter(r => !r.condition || conditionHolds(r.condition, opts.user));
-  const aliasRules = cr.aliases.flatMap(a => a.rules).filter(r => !r.condition || conditionHolds(r.condition, opts.user));
+  const applies = (r: Rule): boolean | undefined => !r.condition || conditionHolds(r.condition, opts.user);
+  if ([...cr.own, ...cr.aliases.flatMap(a => a.rules)].some(r => applies(r) === undefined)) {
+    return { target: 'user', why: 'a condition on the user is known only at run time' };
+  }
+  const rules = cr.own.filter(r => applies(r));
+  const firstOwnTrue = rules.findIndex(r => r.expr.kind === 'true');
+  // An unconditional rule of the call's own ends the list: its alias is never consulted.
+  const aliasRules = firstOwnTrue >= 0 ? [] : cr.aliases.flatMap(a => a.rules).filter(r => applies(r));
   const all = [...rules, ...aliasRules];
   if (all.some(r => usesMemory(r.expr))) return { target: 'user', why: 'rules read the program\'s memory' };
   if (all.some(r => kernelAction(effective(r.action, opts.enforce)) === undefined)) {
     return { target: 'user', why: 'rules ask, log or elevate' };
   }
-  // Alias rules apply only to the calls the alias covers for these flags
-  // (open read-only vs write): exact only when the call has none of them.
-  if (aliasRules.length > 0) {
-    if (cr.aliases.length > 1) return { target: 'user', why: 'fsread or fswrite depending on flags' };
+  // The open family is fsread or fswrite depending on its flags (openat2's
+  // are in memory): alias rules apply to some of its calls only, so they
+  // cannot be compiled as if they applied to all (`fsread: permit` would
+  // permit openat(O_WRONLY) in the kernel).
+  if (aliasRules.length > 0 && (cr.aliases.length > 1 || OPEN_FAMILY.includes(name))) {
+    return { target: 'user', why: 'fsread or fswrite depending on flags' };
   }
   const ordered = [...rules, ...aliasRules];
   // First match wins: the first unconditional rule ends the list.
