@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <memory>
+#include <stdlib.h>
 #include <vector>
 
 namespace systrace {
@@ -116,7 +117,21 @@ Napi::Value FilterBuild(const Napi::CallbackInfo& info) {
           cmps.push_back(cmp);
         }
       }
-      rc = seccomp_rule_add_exact_array(one.ctx, action, nr, (unsigned)cmps.size(), cmps.data());
+      // libseccomp takes syscall numbers in the native (x86_64) numbering
+      // and translates them, by name, into each arch of the context: an
+      // i386 number must first become its name, then the native number
+      // (or libseccomp's negative stand-in for calls x86_64 lacks).
+      int sys = nr;
+      if (token != seccomp_arch_native()) {
+        char* name = seccomp_syscall_resolve_num_arch(token, nr);
+        sys = name ? seccomp_syscall_resolve_name(name) : __NR_SCMP_ERROR;
+        free(name);
+        if (sys == __NR_SCMP_ERROR) {
+          skipped.Set(skipped.Length(), "32:" + std::to_string(nr));
+          continue;
+        }
+      }
+      rc = seccomp_rule_add_exact_array(one.ctx, action, sys, (unsigned)cmps.size(), cmps.data());
       if (rc == -EFAULT || rc == -EDOM) {
         // libseccomp 2.5 refuses numbers it does not know for the arch
         // (calls newer than it, and i386's direct socket calls, which it

@@ -47,5 +47,13 @@ export function findDenial(stderr: string, q: DenialQuery): string | undefined {
 
 /** For assertion messages: everything a reader needs to see why a check failed. */
 export function show(r: RunResult): string {
-  return `exit ${r.code} signal ${r.signal}\n--- stdout ---\n${r.stdout}--- stderr ---\n${r.stderr}`;
+  return `exit ${r.code} signal ${r.signal}\n--- stdout ---\n${clip(r.stdout)}--- stderr ---\n${clip(r.stderr)}`;
+}
+
+/** The first 20 and last 5 lines of a long output (a race logs thousands of denials). */
+function clip(text: string): string {
+  const lines = text.split('\n');
+  if (lines.length <= 30)
+    return text;
+  return [...lines.slice(0, 20), `... ${lines.length - 25} lines omitted ...`, ...lines.slice(-5)].join('\n');
 }

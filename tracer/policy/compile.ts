@@ -374,7 +374,9 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
       if (!policy) {
         place = ALWAYS_PERMITTED.includes(name)
           ? { target: 'kernel', action: SECCOMP_RET.ALLOW, why: 'always permitted' }
-          : { target: 'kernel', action: def, why: `no ${emu} policy` };
+          : emu === 'linux' && name === 'execve'
+            ? { target: 'user', why: 'the exec helper\'s own execve of the program; ENOSYS after' }
+            : { target: 'kernel', action: def, why: `no ${emu} policy` };
       } else {
         place = placeCall(emu, name, nr, rulesForCall(policy, name, opts.aliases), policy, opts, def, filterDefault);
       }

@@ -96,7 +96,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   // The supervisor creates files with the target's umask, applied by hand.
   n.setUmask(0);
   const confined = startConfined(program, argv, bpf, process.env);
-  const supervisor = new Supervisor({ listenerFd: confined.listenerFd, policies: loaded, report, user });
+  const supervisor = new Supervisor({ listenerFd: confined.listenerFd, policies: loaded, report, user, helperPid: confined.child.pid ?? -1 });
   const flags = n.notifySetFlags(confined.listenerFd, n.SYNC_WAKE_UP);
   if (flags < 0 && flags !== -22) report(`systrace: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable (${flags})`);
 

@@ -41,6 +41,13 @@ export interface SupervisorOptions {
   /** One line per denial (and per `log` rule), already in Systrace's shape. */
   report(line: string): void;
   user: { uid: number; gid: number; name: string; groups: string[] };
+  /**
+   * The exec helper: its one execve (of the program) is ours. It is a
+   * 64-bit call even for an i386 program, and the helper has a second,
+   * paused thread that touches no memory, so it needs neither a `linux`
+   * policy nor the single-thread check.
+   */
+  helperPid: number;
 }
 
 /** What a handler read from the target, and how to carry the call out. */
@@ -65,6 +72,9 @@ export class Supervisor {
   private readonly n = native();
   /** Notified calls decided and not answered yet (asked users, later). */
   stats = { notifications: 0, denied: 0 };
+  private helperExeced = false;
+  /** Set while the helper's own execve is being decided by the linux policy. */
+  private helperExecing = false;
 
   constructor(private readonly opts: SupervisorOptions) {}
 
@@ -72,8 +82,17 @@ export class Supervisor {
     this.stats.notifications++;
     const emu: Emulation | undefined =
       note.arch === AUDIT_ARCH_X86_64 ? 'linux' : note.arch === AUDIT_ARCH_I386 ? 'linux32' : undefined;
-    const loaded = emu && this.opts.policies.get(emu);
     const name = emu && syscallName(emu, note.nr);
+    // The helper execs from its worker thread: its tid is not the helper's pid.
+    if (!this.helperExeced && emu === 'linux' && name === 'execve' && this.tgid(note.pid) === this.opts.helperPid) {
+      this.helperExeced = true;
+      if (!this.opts.policies.get('linux')) {
+        this.answer(note, 'continue');
+        return;
+      }
+      this.helperExecing = true;
+    }
+    const loaded = emu && this.opts.policies.get(emu);
     if (!emu || !loaded || !name) {
       this.answer(note, fail(-errnoOf('ENOSYS')));
       return;
@@ -506,6 +525,8 @@ export class Supervisor {
    * the parent's memory and is not detected: a known gap, documented.
    */
   private exec(note: Notification, view: CallView, dirfd: number, addr: bigint, flags: number): Prepared | number {
+    const helperExec = this.helperExecing;
+    this.helperExecing = false;
     const raw = this.readPath(note, addr);
     if (typeof raw === 'number') return raw;
     if (raw === '' && flags & AT_EMPTY_PATH) return -errnoOf('EPERM');
@@ -516,7 +537,7 @@ export class Supervisor {
       shown: `filename: ${norm.shown}`,
       perform: () => {
         if (norm.path === undefined) return fail(norm.errno ?? -errnoOf('ENOENT'));
-        if (this.threads(note.pid) !== 1) {
+        if (!helperExec && this.threads(note.pid) !== 1) {
           this.opts.report(`systrace: execve from a multi-threaded process cannot be checked race-free: denied (pid ${note.pid})`);
           return fail(-errnoOf('EPERM'));
         }

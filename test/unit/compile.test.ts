@@ -1,0 +1,481 @@
+import t from 'tap';
+import { parsePolicy } from '../../tracer/policy/parse.js';
+import { compile, SECCOMP_RET, type CompileOptions, type Placement, type Plan } from '../../tracer/policy/compile.js';
+import { decide, prepare, type CallView } from '../../tracer/engine/decide.js';
+import { ERRNOS } from '../../tracer/policy/errno-table.js';
+import { syscallNames, syscallNumber } from '../../tracer/policy/syscalls.js';
+import type { Emulation, Policy } from '../../tracer/policy/types.js';
+import type { FilterCompare, FilterRule } from '../../tracer/native.js';
+
+const env = { HOME: '/home/u', USER: 'u', CWD: '/w' };
+const user = { name: 'u', groups: ['g'] };
+const interactive: CompileOptions = { enforce: false, aliases: true, user };
+const enforcing: CompileOptions = { enforce: true, aliases: true, user };
+
+const errno = (name: string): number => (SECCOMP_RET.ERRNO | ERRNOS[name]!) >>> 0;
+const ALLOW = SECCOMP_RET.ALLOW;
+const EPERM = errno('EPERM');
+const ENOSYS = errno('ENOSYS');
+
+function policy(text: string, file = 'c.yaml'): Policy {
+  return parsePolicy(text, file, env);
+}
+
+function plan(text: string, opts: CompileOptions = interactive): Plan {
+  return compile([policy(text)], opts);
+}
+
+function place(p: Plan, name: string, emu: Emulation = 'linux'): Placement {
+  const got = p.arches.find(a => a.emulation === emu)!.calls.get(name);
+  if (!got) throw new Error(`no placement for ${emu} ${name}`);
+  return got;
+}
+
+/** 'kernel ALLOW', 'kernel ERRNO(EPERM)', 'kernel KILL', 'kernel rules' or 'user'. */
+function where(pl: Placement): string {
+  if (pl.target === 'user') return 'user';
+  if (pl.rules) return 'kernel rules';
+  return `kernel ${actionName(pl.action)}`;
+}
+
+function actionName(a: number): string {
+  if (a === SECCOMP_RET.ALLOW) return 'ALLOW';
+  if (a === SECCOMP_RET.KILL_PROCESS) return 'KILL';
+  if (a === SECCOMP_RET.USER_NOTIF) return 'NOTIFY';
+  if ((a & 0xffff0000) >>> 0 === SECCOMP_RET.ERRNO) {
+    const e = a & 0xffff;
+    return `ERRNO(${Object.keys(ERRNOS).find(k => ERRNOS[k] === e) ?? e})`;
+  }
+  return `0x${a.toString(16)}`;
+}
+
+/** The filter rules for one call of one arch, as libseccomp will see them. */
+function filterRules(p: Plan, name: string, emu: Emulation = 'linux'): FilterRule[] {
+  const nr = syscallNumber(emu, name)!;
+  const arch = emu === 'linux' ? 'x86_64' : 'x86';
+  return p.filter.arches.find(a => a.arch === arch)!.rules.filter(r => r.nr === nr);
+}
+
+function cmpHolds(c: FilterCompare, args: readonly bigint[]): boolean {
+  const v = args[c.arg]!;
+  switch (c.op) {
+    case 'masked_eq':
+      return (v & c.a) === c.b;
+    case 'eq':
+      return v === c.a;
+    case 'ne':
+      return v !== c.a;
+    default:
+      throw new Error(`simulator: ${c.op}`);
+  }
+}
+
+/**
+ * What the kernel does with a call, simulating the filter (libseccomp's
+ * precedence among matching rules: KILL > ERRNO > USER_NOTIF > ALLOW, which
+ * is numeric order on the action's high bits as the kernel ranks them).
+ */
+function kernelDoes(p: Plan, emu: Emulation, name: string, args: readonly bigint[]): number {
+  const rules = filterRules(p, name, emu);
+  const hits = rules.filter(r => (r.cmps ?? []).every(c => cmpHolds(c, args))).map(r => r.action);
+  if (hits.length === 0) return p.filter.defaultAction;
+  const rank = (a: number): number => (a === SECCOMP_RET.KILL_PROCESS ? 0 : (a & 0xffff0000) >>> 0 === SECCOMP_RET.ERRNO ? 1 : a === SECCOMP_RET.USER_NOTIF ? 2 : 3);
+  return hits.sort((a, b) => rank(a) - rank(b))[0]!;
+}
+
+/** The engine's decision as a kernel action number (undefined: ask). */
+function engineDoes(pol: Policy, opts: CompileOptions, call: CallView): number | undefined {
+  const d = decide(prepare(pol, opts), { ...call, user: { uid: 1000, gid: 1000, ...opts.user } });
+  const v = d.action.verdict;
+  if (v.kind === 'permit') return ALLOW;
+  if (v.kind === 'kill') return SECCOMP_RET.KILL_PROCESS;
+  if (v.kind === 'deny') return errno(v.errno);
+  return undefined;
+}
+
+const args6 = (...a: bigint[]): bigint[] => [...a, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6);
+
+/**
+ * For a call the plan decides in the kernel, the kernel must do exactly
+ * what the engine would: never permit what the engine denies.
+ */
+function agrees(t: Tap.Test, text: string, opts: CompileOptions, emu: Emulation, name: string, argsList: bigint[][]): void {
+  const pol = policy(text);
+  const p = compile([pol], opts);
+  const pl = place(p, name, emu);
+  for (const args of argsList) {
+    const engine = engineDoes(pol, opts, { emulation: emu, syscall: name, args });
+    if (pl.target === 'user') {
+      t.pass(`${name}(${args.join(',')}) decided in user space`);
+      continue;
+    }
+    t.equal(actionName(kernelDoes(p, emu, name, args)), engine === undefined ? 'ask' : actionName(engine), `${name}(${args.map(a => `0x${a.toString(16)}`).join(',')})`);
+  }
+}
+
+// tap's Test type without importing tap's internals by name.
+declare namespace Tap {
+  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+}
+
+t.test('unconditional rules are decided in the kernel', async t => {
+  const p = plan(`default: deny
+rules:
+  read: permit
+  write: deny[enoent]
+  getpid: kill
+`);
+  const table: [string, string, number][] = [
+    ['read', 'kernel ALLOW', ALLOW],
+    ['write', 'kernel ERRNO(ENOENT)', errno('ENOENT')],
+    ['getpid', 'kernel KILL', SECCOMP_RET.KILL_PROCESS],
+    ['close', 'kernel ERRNO(EPERM)', EPERM], // the default
+  ];
+  for (const [name, want, action] of table) {
+    const pl = place(p, name);
+    t.equal(where(pl), want, name);
+    t.equal(pl.target === 'kernel' && pl.action, action, `${name} action`);
+  }
+  t.equal(p.filter.defaultAction, EPERM);
+  t.equal(p.filter.badArchAction, SECCOMP_RET.KILL_PROCESS);
+  t.same(filterRules(p, 'read'), [{ nr: syscallNumber('linux', 'read'), action: ALLOW }]);
+  t.same(filterRules(p, 'close'), [], 'the default needs no rule');
+});
+
+t.test('filename rules go to user space; aliases pull in their members', async t => {
+  const p = plan(`default: deny
+rules:
+  unlink:
+    - filename eq "/tmp/x" then permit
+  fsread:
+    - filename match "/usr/lib/*" then permit
+`);
+  t.equal(where(place(p, 'unlink')), 'user');
+  for (const name of ['stat', 'openat', 'access', 'newfstatat', 'readlink']) t.equal(where(place(p, name)), 'user', name);
+  t.equal(where(place(p, 'rmdir')), 'kernel ERRNO(EPERM)', 'fswrite member untouched');
+  const linux = p.arches.find(a => a.emulation === 'linux')!;
+  t.ok(linux.notified.has(syscallNumber('linux', 'openat')!), 'openat is notified');
+  t.same(filterRules(p, 'openat'), [{ nr: syscallNumber('linux', 'openat'), action: SECCOMP_RET.USER_NOTIF }]);
+
+  const noAliases = plan(`default: deny
+rules:
+  fsread:
+    - filename match "/usr/lib/*" then permit
+`, { ...interactive, aliases: false });
+  t.equal(where(place(noAliases, 'stat')), 'kernel ERRNO(EPERM)', '-u: aliases off');
+});
+
+t.test('first match wins: an unconditional group rule before an alias', async t => {
+  const p = plan(`default: deny
+rules:
+  "@file-system": permit
+  fsread:
+    - filename match "/usr/lib/*" then deny
+`);
+  t.equal(where(place(p, 'stat')), 'kernel ALLOW');
+  t.equal(where(place(p, 'openat')), 'kernel ALLOW');
+  // The other order: the call's own filename rule comes first.
+  const q = plan(`default: deny
+rules:
+  stat:
+    - filename eq "/x" then deny
+  "@file-system": permit
+`);
+  t.equal(where(place(q, 'stat')), 'user');
+});
+
+t.test('integer rules: exact in the kernel when one action over the default', async t => {
+  const killDeny = `default: permit
+rules:
+  kill:
+    - signame eq "SIGKILL" then deny
+`;
+  const p = plan(killDeny);
+  const kill = place(p, 'kill');
+  t.equal(where(kill), 'kernel rules');
+  t.equal(kill.target === 'kernel' && kill.action, ALLOW, 'fallback is the default');
+  t.same(filterRules(p, 'kill'), [
+    { nr: syscallNumber('linux', 'kill'), action: EPERM, cmps: [{ arg: 1, op: 'masked_eq', a: 0xffffffffn, b: 9n }] },
+  ]);
+  agrees(t, killDeny, interactive, 'linux', 'kill', [args6(1n, 9n), args6(1n, 15n), args6(1n, 9n | (1n << 32n)), args6(1n, 0n)]);
+
+  const socketPermit = `default: deny
+rules:
+  socket:
+    - sockdom eq "AF_INET" then permit
+    - sockdom eq "AF_INET6" then permit
+`;
+  const q = plan(socketPermit);
+  t.equal(where(place(q, 'socket')), 'kernel rules');
+  t.same(filterRules(q, 'socket').map(r => [r.action, r.cmps]), [
+    [ALLOW, [{ arg: 0, op: 'masked_eq', a: 0xffffffffn, b: 2n }]],
+    [ALLOW, [{ arg: 0, op: 'masked_eq', a: 0xffffffffn, b: 10n }]],
+  ]);
+  agrees(t, socketPermit, interactive, 'linux', 'socket', [args6(2n, 1n), args6(10n, 2n), args6(1n, 1n), args6(16n, 3n)]);
+
+  const mmap = `default: permit
+rules:
+  mprotect:
+    - prot sub "PROT_EXEC" and prot sub "PROT_WRITE" then deny
+`;
+  t.equal(where(place(plan(mmap), 'mprotect')), 'user', 'one argument tested twice: libseccomp cannot');
+  const execOnly = `default: permit
+rules:
+  mprotect:
+    - prot sub "PROT_EXEC" then deny
+`;
+  t.equal(where(place(plan(execOnly), 'mprotect')), 'kernel rules');
+  agrees(t, execOnly, interactive, 'linux', 'mprotect', [args6(0n, 0n, 5n), args6(0n, 0n, 3n)]);
+});
+
+t.test('integer rules the kernel cannot decide exactly go to user space', async t => {
+  const table: [string, string, string][] = [
+    ['different actions', 'permit', `kill:
+    - signame eq "SIGKILL" then deny
+    - signame eq "SIGTERM" then deny[esrch]`],
+    ['neq', 'permit', `kill:
+    - signame neq "SIGKILL" then deny`],
+    ['log', 'permit', `kill:
+    - signame eq "SIGKILL" then deny log`],
+    ['ask without -a', 'permit', `kill:
+    - signame eq "SIGKILL" then ask`],
+    ['rule over a fallback that is not the default', 'permit', `kill:
+    - signame eq "SIGKILL" then deny
+    - true then deny[esrch]`],
+    ['elevate', 'deny', `setuid:
+    - uid eq "0" then elevate`],
+    // The engine compares the printed value: these literals never print.
+    ['signal by number', 'deny', `kill:
+    - signame eq "9" then permit`],
+    ['mode in decimal', 'deny', `chmod:
+    - mode eq "420" then permit`],
+    ['pid with a leading zero', 'deny', `kill:
+    - pid eq "01" then permit`],
+    ['oflags by number', 'deny', `openat:
+    - oflags eq "0" then permit`],
+    ['O_DIRECT is inside O_DIRECTORY', 'permit', `openat:
+    - oflags sub "O_DIRECT" then deny`],
+    ['O_DSYNC is hidden under O_SYNC', 'deny', `openat:
+    - oflags nsub "O_DSYNC" then permit`],
+  ];
+  for (const [what, def, rules] of table) {
+    t.equal(where(place(plan(`default: ${def}\nrules:\n  ${rules}\n`), rules.split(':')[0]!)), 'user', what);
+  }
+  const askEnforced = plan(`default: permit
+rules:
+  kill:
+    - signame eq "SIGKILL" then ask
+`, enforcing);
+  t.equal(where(place(askEnforced, 'kill')), 'kernel rules', 'ask under -a is deny EPERM');
+  t.equal(filterRules(askEnforced, 'kill')[0]!.action, EPERM);
+});
+
+t.test('literals the engine prints are compiled exactly', async t => {
+  const chmod = `default: deny
+rules:
+  chmod:
+    - mode eq "0644" then permit
+`;
+  t.same(filterRules(plan(chmod), 'chmod')[0]!.cmps, [{ arg: 1, op: 'masked_eq', a: 0xffffffffn, b: 0o644n }], 'mode is octal');
+  agrees(t, chmod, interactive, 'linux', 'chmod', [args6(0n, 0o644n), args6(0n, 644n), args6(0n, 0o600n)]);
+
+  const sock = `default: deny
+rules:
+  socket:
+    - socktype eq "SOCK_STREAM" then permit
+`;
+  t.same(filterRules(plan(sock), 'socket')[0]!.cmps, [{ arg: 1, op: 'masked_eq', a: 0xfn, b: 1n }], 'SOCK_NONBLOCK | SOCK_CLOEXEC ignored, as the engine does');
+  agrees(t, sock, interactive, 'linux', 'socket', [args6(2n, 1n), args6(2n, 1n | 0o4000n | 0o2000000n), args6(2n, 2n)]);
+
+  // i386 setuid takes a 16-bit uid: the kernel ignores the upper half.
+  const setuid32 = `emulation: linux32
+default: permit
+rules:
+  setuid:
+    - uid eq "0" then deny
+`;
+  t.same(filterRules(compile([policy(setuid32)], interactive), 'setuid', 'linux32')[0]!.cmps, [{ arg: 0, op: 'masked_eq', a: 0xffffn, b: 0n }]);
+  agrees(t, setuid32, interactive, 'linux32', 'setuid', [args6(0n), args6(0x10000n), args6(1000n), args6(0xffffn)]);
+});
+
+t.test('ask default: uncovered calls are notified, or EPERM under -a', async t => {
+  const text = `default: ask
+rules:
+  read: permit
+`;
+  const p = plan(text);
+  t.equal(p.filter.defaultAction, SECCOMP_RET.USER_NOTIF);
+  t.equal(where(place(p, 'close')), 'user');
+  t.equal(where(place(p, 'read')), 'kernel ALLOW');
+  const q = plan(text, enforcing);
+  t.equal(q.filter.defaultAction, EPERM);
+  t.equal(where(place(q, 'close')), 'kernel ERRNO(EPERM)');
+  t.equal(q.arches[0]!.notified.size, 0, 'nothing is notified');
+});
+
+t.test('escape calls are denied unless named as a system call', async t => {
+  const escapes: [string, string][] = [
+    ['io_uring_setup', 'kernel ERRNO(EPERM)'],
+    ['ptrace', 'kernel ERRNO(EPERM)'],
+    ['process_vm_writev', 'kernel ERRNO(EPERM)'],
+    ['unshare', 'kernel ERRNO(EPERM)'],
+    ['mount', 'kernel ERRNO(EPERM)'],
+    ['chroot', 'kernel ERRNO(EPERM)'],
+    ['clone3', 'kernel ERRNO(ENOSYS)'],
+  ];
+  const permitAll = plan(`default: permit
+rules:
+  "@debug": permit
+  "@mount": permit
+  "@process": permit
+`);
+  for (const [name, want] of escapes) t.equal(where(place(permitAll, name)), want, `${name} under default permit and its group`);
+  t.equal(where(place(permitAll, 'process_vm_readv')), 'kernel ALLOW', 'reading is not an escape');
+
+  const named = plan(`default: deny
+rules:
+  ptrace: permit
+  clone3: permit
+  mount: deny[eacces]
+`);
+  t.equal(where(place(named, 'ptrace')), 'kernel ALLOW');
+  t.equal(where(place(named, 'clone3')), 'kernel ALLOW');
+  t.equal(where(place(named, 'mount')), 'kernel ERRNO(EACCES)');
+  t.equal(where(place(named, 'unshare')), 'kernel ERRNO(EPERM)');
+});
+
+t.test('clone and seccomp are guarded when permitted without being named', async t => {
+  const CLONE_NEWNS = 0x20000n, CLONE_NEWUSER = 0x10000000n, NEW_LISTENER = 8n;
+  const underPermit = plan('default: permit\n');
+  t.same(filterRules(underPermit, 'clone').map(r => [r.action, r.cmps]), [
+    [EPERM, [{ arg: 0, op: 'masked_eq', a: CLONE_NEWNS, b: CLONE_NEWNS }]],
+    [EPERM, [{ arg: 0, op: 'masked_eq', a: CLONE_NEWUSER, b: CLONE_NEWUSER }]],
+  ]);
+  t.same(filterRules(underPermit, 'seccomp').map(r => [r.action, r.cmps]), [
+    [EPERM, [{ arg: 1, op: 'masked_eq', a: NEW_LISTENER, b: NEW_LISTENER }]],
+  ]);
+  t.match(place(underPermit, 'clone').why, /new namespaces/);
+
+  const underDeny = plan(`default: deny
+rules:
+  "@process": permit
+  "@sandbox": permit
+`);
+  t.same(filterRules(underDeny, 'clone').map(r => [r.action, r.cmps]), [
+    [ALLOW, [{ arg: 0, op: 'masked_eq', a: CLONE_NEWUSER | CLONE_NEWNS, b: 0n }]],
+  ]);
+  t.same(filterRules(underDeny, 'seccomp').map(r => [r.action, r.cmps]), [
+    [ALLOW, [{ arg: 1, op: 'masked_eq', a: NEW_LISTENER, b: 0n }]],
+  ]);
+  const simulate = (flags: bigint): string => actionName(kernelDoes(underDeny, 'linux', 'clone', args6(flags)));
+  t.equal(simulate(0x11n), 'ALLOW');
+  t.equal(simulate(CLONE_NEWUSER | 0x11n), 'ERRNO(EPERM)');
+  t.equal(simulate(CLONE_NEWNS), 'ERRNO(EPERM)');
+
+  const named = plan(`default: deny
+rules:
+  clone: permit
+`);
+  t.same(filterRules(named, 'clone').map(r => [r.action, r.cmps]), [[ALLOW, undefined]], 'named: the policy made its choice');
+});
+
+t.test('exit and exit_group are always permitted', async t => {
+  const p = plan(`default: deny
+rules:
+  exit: deny
+  "@default": kill
+`);
+  t.equal(where(place(p, 'exit')), 'kernel ALLOW');
+  t.equal(where(place(p, 'exit_group')), 'kernel ALLOW');
+});
+
+t.test('an emulation without a policy gets ENOSYS, except exit', async t => {
+  const p = plan('default: permit\n');
+  const i386 = p.arches.find(a => a.emulation === 'linux32')!;
+  for (const name of syscallNames('linux32')) {
+    const pl = i386.calls.get(name)!;
+    const want = name === 'exit' || name === 'exit_group' ? ALLOW : ENOSYS;
+    if (pl.target !== 'kernel' || pl.action !== want) t.fail(`linux32 ${name}: ${where(pl)}`);
+  }
+  t.equal(i386.notified.size, 0);
+  t.equal(actionName(kernelDoes(p, 'linux32', 'open', args6())), 'ERRNO(ENOSYS)');
+  t.equal(actionName(kernelDoes(p, 'linux32', 'exit', args6())), 'ALLOW');
+  t.pass('every linux32 call checked');
+});
+
+t.test('two policies of one emulation are an error', async t => {
+  t.throws(() => compile([policy('default: deny\n', 'a.yaml'), policy('default: permit\n', 'b.yaml')], interactive), /two policies for emulation linux: a.yaml and b.yaml/);
+  t.doesNotThrow(() => compile([policy('default: deny\n'), policy('emulation: linux32\ndefault: deny\n')], interactive));
+});
+
+t.test('`, if user|group` conditions are settled at compile time', async t => {
+  const p = plan(`default: deny
+rules:
+  setuid:
+    - true then permit, if user = root
+  setgid:
+    - true then permit, if user = u
+  getuid:
+    - true then permit, if group = g
+  getgid:
+    - true then permit, if user != u
+`);
+  t.equal(where(place(p, 'setuid')), 'kernel ERRNO(EPERM)', 'not root: rule dropped');
+  t.equal(where(place(p, 'setgid')), 'kernel ALLOW');
+  t.equal(where(place(p, 'getuid')), 'kernel ALLOW');
+  t.equal(where(place(p, 'getgid')), 'kernel ERRNO(EPERM)');
+
+  // The engine also matches ids: without them a number cannot be settled.
+  const byId = `default: permit
+rules:
+  getpid:
+    - true then deny, if user = 1000
+  getppid:
+    - true then deny, if user >= 1000
+`;
+  const q = plan(byId);
+  t.equal(where(place(q, 'getpid')), 'user');
+  t.equal(where(place(q, 'getppid')), 'user');
+  const withIds = { ...interactive, user: { ...user, uid: 1000, gid: 1000 } };
+  const r = plan(byId, withIds);
+  t.equal(where(place(r, 'getpid')), 'kernel ERRNO(EPERM)', 'uid known: settled as the engine would');
+  t.equal(where(place(r, 'getppid')), 'kernel ERRNO(EPERM)');
+  agrees(t, byId, withIds, 'linux', 'getpid', [args6()]);
+});
+
+t.test('open-family alias rules depend on the flags: never compiled as unconditional', async t => {
+  // Bug fixed: `fsread: permit` alone put openat in the kernel as ALLOW, so
+  // openat(O_WRONLY|O_CREAT) was permitted though the engine says fswrite -> default deny.
+  const readOnly = `default: deny
+rules:
+  fsread: permit
+`;
+  const p = plan(readOnly);
+  t.equal(where(place(p, 'stat')), 'kernel ALLOW', 'stat is always fsread');
+  for (const name of ['open', 'openat', 'openat2']) t.equal(where(place(p, name)), 'user', name);
+  t.equal(where(place(p, 'creat')), 'kernel ERRNO(EPERM)', 'creat is always fswrite');
+  agrees(t, readOnly, interactive, 'linux', 'openat', [args6(0n, 0n, 0o1101n), args6(0n, 0n, 0n)]);
+
+  const both = plan(`default: deny
+rules:
+  fsread: permit
+  fswrite: deny
+`);
+  t.equal(where(place(both, 'openat')), 'user');
+  t.equal(where(place(both, 'unlink')), 'kernel ERRNO(EPERM)');
+
+  const writeDeny = plan(`default: permit
+rules:
+  fswrite: deny[erofs]
+`);
+  t.equal(where(place(writeDeny, 'openat')), 'user', 'read-only opens must not get EROFS');
+  t.equal(where(place(writeDeny, 'creat')), 'kernel ERRNO(EROFS)');
+
+  const ownFirst = plan(`default: deny
+rules:
+  openat: permit
+  fsread:
+    - filename match "/usr/*" then permit
+`);
+  t.equal(where(place(ownFirst, 'openat')), 'kernel ALLOW', 'an unconditional own rule ends the list before the alias');
+});
