@@ -52,7 +52,8 @@ export type ResolveResult = { path: string } | { missing: string; errno: number 
 
 interface Addon {
   setErrorClass(cls: typeof NativeError): void;
-  filterBuild(spec: FilterSpec): { bpf: Buffer; pfc: string };
+  /** `skipped`: 'ARCHBITS:NR' of rules libseccomp would not place (they keep the default). */
+  filterBuild(spec: FilterSpec): { bpf: Buffer; pfc: string; skipped: string[] };
   resolveSyscall(arch: 'x86_64' | 'x86', name: string): number;
   Listener: new (fd: number) => Listener;
   notifyRespond(fd: number, id: bigint, val: bigint, error: number, flags: number): number;

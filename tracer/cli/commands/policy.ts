@@ -19,8 +19,9 @@ export function registerPolicy(program: Command): void {
         const p = loadPolicyFileSync(file, policyEnv());
         const user = currentUser();
         const plan = compile([p], { enforce: opts.a, aliases: true, user });
+        const built = native().filterBuild(plan.filter);
         if (opts.bpf) {
-          process.stdout.write(native().filterBuild(plan.filter).pfc);
+          process.stdout.write(built.pfc);
           return;
         }
         for (const arch of plan.arches) {
@@ -29,6 +30,9 @@ export function registerPolicy(program: Command): void {
             if (place.target === 'kernel' && place.why === 'default') continue;
             process.stdout.write(`${name.padEnd(22)} ${place.target.padEnd(6)} ${place.why}\n`);
           }
+        }
+        if (built.skipped.length > 0) {
+          process.stdout.write(`libseccomp placed no rule for (these fall to the filter's default): ${built.skipped.join(' ')}\n`);
         }
       } catch (e) {
         fail(e);
