@@ -211,6 +211,15 @@ Napi::Value SocketBind(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
 }
 
+// socketCreate(domain, type, protocol) -> fd (ours, close-on-exec) | -errno
+// For i386 socketcall(SYS_SOCKET), whose arguments sit in the target's
+// memory: the socket is made from our copy of them and injected.
+Napi::Value SocketCreate(const Napi::CallbackInfo& info) {
+  int type = ArgInt(info, 1) & ~SOCK_CLOEXEC;
+  int fd = socket(ArgInt(info, 0), type | SOCK_CLOEXEC, ArgInt(info, 2));
+  return Napi::Number::New(info.Env(), fd < 0 ? -errno : fd);
+}
+
 // socketNonblocking(fd) -> boolean: whether O_NONBLOCK is set on the open file.
 Napi::Value SocketNonblocking(const Napi::CallbackInfo& info) {
   int flags = fcntl(ArgInt(info, 0), F_GETFL);
@@ -232,6 +241,7 @@ void InitProc(Napi::Env env, Napi::Object exports) {
   exports.Set("sendMessage", Napi::Function::New(env, SendMessage));
   exports.Set("socketConnect", Napi::Function::New(env, SocketConnect));
   exports.Set("socketBind", Napi::Function::New(env, SocketBind));
+  exports.Set("socketCreate", Napi::Function::New(env, SocketCreate));
   exports.Set("socketNonblocking", Napi::Function::New(env, SocketNonblocking));
 }
 

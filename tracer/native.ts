@@ -75,6 +75,7 @@ interface Addon {
   socketConnect(fd: number, addr: Buffer): number;
   socketBind(fd: number, addr: Buffer): number;
   socketNonblocking(fd: number): boolean;
+  socketCreate(domain: number, type: number, protocol: number): number;
   resolvePath(tgid: number, tid: number, dirfd: number, path: string, followLast: boolean): ResolveResult;
   openResolved(path: string, flags: number, mode: number): number;
   pathCall(op: string, path: string, a?: number, b?: number, path2?: string): number | Buffer;

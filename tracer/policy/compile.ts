@@ -380,6 +380,14 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
       } else {
         place = placeCall(emu, name, nr, rulesForCall(policy, name, opts.aliases), policy, opts, def, filterDefault);
       }
+      if (emu === 'linux32' && name === 'socketcall' && policy && !policy.rules.has(name)) {
+        // libseccomp multiplexes each socket call's rules onto socketcall
+        // (`$a0 == SYS_CONNECT`); a rule on socketcall as a whole would
+        // take precedence over them, so it gets one only when the policy
+        // names socketcall itself.
+        calls.set(name, { target: 'kernel', action: filterDefault, why: 'multiplexed: decided per socket call' });
+        continue;
+      }
       if (place.target === 'kernel' && place.action === SECCOMP_RET.USER_NOTIF) place = { target: 'user', why: place.why };
       calls.set(name, place);
       if (place.target === 'user') {

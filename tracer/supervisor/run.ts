@@ -7,7 +7,7 @@ import type { Emulation, Policy } from '../policy/types.js';
 import { loadPolicyFileSync } from '../policy/load.js';
 import { PolicyError } from '../policy/parse.js';
 import { mangleProgramName } from '../policy/mangle.js';
-import { compile } from '../policy/compile.js';
+import { compile, SECCOMP_RET } from '../policy/compile.js';
 import { prepare } from '../engine/decide.js';
 import { native } from '../native.js';
 import { currentUser, policyEnv } from '../cli/policy-env.js';
@@ -96,7 +96,17 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   // The supervisor creates files with the target's umask, applied by hand.
   n.setUmask(0);
   const confined = startConfined(program, argv, bpf, process.env);
-  const supervisor = new Supervisor({ listenerFd: confined.listenerFd, policies: loaded, report, user, helperPid: confined.child.pid ?? -1 });
+  const supervisor = new Supervisor({
+    listenerFd: confined.listenerFd,
+    policies: loaded,
+    report,
+    user,
+    helperPid: confined.child.pid ?? -1,
+    unconditional: (emu, name) => {
+      const place = plan.arches.find(a => a.emulation === emu)?.calls.get(name);
+      return place?.target === 'kernel' && !place.rules && place.action === SECCOMP_RET.ALLOW;
+    },
+  });
   const flags = n.notifySetFlags(confined.listenerFd, n.SYNC_WAKE_UP);
   if (flags < 0 && flags !== -22) report(`systrace: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable (${flags})`);
 

@@ -48,7 +48,20 @@ export interface SupervisorOptions {
    * policy nor the single-thread check.
    */
   helperPid: number;
+  /** Whether the policy permits this call whatever its arguments (the plan knows). */
+  unconditional?(emu: Emulation, name: string): boolean;
 }
+
+/** i386 socketcall numbers (linux/net.h) and how many arguments each takes. */
+const SOCKETCALLS: Readonly<Record<number, { name: string; args: number }>> = {
+  1: { name: 'socket', args: 3 }, 2: { name: 'bind', args: 3 }, 3: { name: 'connect', args: 3 },
+  4: { name: 'listen', args: 2 }, 5: { name: 'accept', args: 3 }, 6: { name: 'getsockname', args: 3 },
+  7: { name: 'getpeername', args: 3 }, 8: { name: 'socketpair', args: 4 }, 9: { name: 'sendto', args: 4 }, // send: sendto without an address
+  10: { name: 'recvfrom', args: 4 }, 11: { name: 'sendto', args: 6 }, 12: { name: 'recvfrom', args: 6 },
+  13: { name: 'shutdown', args: 2 }, 14: { name: 'setsockopt', args: 5 }, 15: { name: 'getsockopt', args: 5 },
+  16: { name: 'sendmsg', args: 3 }, 17: { name: 'recvmsg', args: 3 }, 18: { name: 'accept4', args: 4 },
+  19: { name: 'recvmmsg', args: 5 }, 20: { name: 'sendmmsg', args: 4 },
+};
 
 /** What a handler read from the target, and how to carry the call out. */
 interface Prepared {
@@ -309,7 +322,9 @@ export class Supervisor {
         return this.exec(note, base, s32(a[0]), a[1]!, s32(a[4]));
       case 'connect':
       case 'bind':
-        return this.socketCall(note, base, name);
+        return this.socketCall(note, base, name, a);
+      case 'socketcall':
+        return emu === 'linux32' ? this.socketcall(note, base) : this.integerOnly(note, base, name);
       default:
         return this.integerOnly(note, base, name);
     }
@@ -560,8 +575,7 @@ export class Supervisor {
    * pidfd_getfd, with our copy of the address: what was checked is what
    * is used.
    */
-  private socketCall(note: Notification, view: CallView, name: 'connect' | 'bind'): Prepared | number {
-    const a = note.args;
+  private socketCall(note: Notification, view: CallView, name: 'connect' | 'bind', a: readonly bigint[]): Prepared | number {
     const fd = s32(a[0]);
     const len = u32(a[2]);
     if (len > MAX_SOCKADDR) return -errnoOf('EINVAL');
@@ -576,6 +590,52 @@ export class Supervisor {
           const r = name === 'connect' ? this.n.socketConnect(sock, addr) : this.n.socketBind(sock, addr);
           return r < 0 ? fail(r) : ok(0);
         }),
+    };
+  }
+
+  /**
+   * i386 socketcall(call, args): the call number is a register, the
+   * arguments sit in the target's memory. They are read once and the
+   * sub-call is decided as the call it names (connect, socket ...) on that
+   * copy. A permit is carried out on the copy (bind, connect, socket), or
+   * is a CONTINUE only when the policy permits that call whatever its
+   * arguments, so that changing them after the check gains nothing.
+   */
+  private socketcall(note: Notification, view: CallView): Prepared | number {
+    const call = u32(note.args[0]);
+    const sub = SOCKETCALLS[call];
+    if (!sub) return -errnoOf('EINVAL');
+    const mem = this.n.procReadMemory(note.pid, note.args[1]!, 4 * sub.args);
+    if (typeof mem === 'number') return mem;
+    const args: bigint[] = [];
+    for (let i = 0; i < 6; i++) args.push(i < sub.args ? BigInt(mem.readUInt32LE(4 * i)) : 0n);
+    const subView: CallView = { ...view, syscall: sub.name, args };
+    if (sub.name === 'connect' || sub.name === 'bind') return this.socketCall(note, subView, sub.name, args);
+    if (sub.name === 'socket') {
+      return {
+        view: subView,
+        shown: '',
+        perform: () => {
+          const fd = this.n.socketCreate(s32(args[0]), s32(args[1]), s32(args[2]));
+          if (fd < 0) return fail(fd);
+          try {
+            const SOCK_CLOEXEC = 0o2000000;
+            const r = this.n.notifyAddFd(this.opts.listenerFd, note.id, fd, (s32(args[1]) & SOCK_CLOEXEC) !== 0, true);
+            return r < 0 && r !== -errnoOf('ENOENT') ? fail(r) : 'answered';
+          } finally {
+            this.n.closeFd(fd);
+          }
+        },
+      };
+    }
+    return {
+      view: subView,
+      shown: '',
+      perform: () => {
+        if (this.opts.unconditional?.('linux32', sub.name)) return 'continue';
+        this.opts.report(`systrace: socketcall(${sub.name}) is permitted only for some arguments, which sit in the program's memory: denied (EPERM)`);
+        return fail(-errnoOf('EPERM'));
+      },
     };
   }
 
