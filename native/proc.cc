@@ -94,6 +94,14 @@ Napi::Value PidfdGetfd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc < 0 ? -errno : rc);
 }
 
+// sameMemory(pid1, pid2) -> 1 if the two share one address space, 0 if
+// not, -errno. kcmp(KCMP_VM): how a vfork child is told from its parent.
+Napi::Value SameMemory(const Napi::CallbackInfo& info) {
+  constexpr int kKcmpVm = 1;  // KCMP_VM, linux/kcmp.h
+  long rc = syscall(SYS_kcmp, ArgInt(info, 0), ArgInt(info, 1), kKcmpVm, 0, 0);
+  return Napi::Number::New(info.Env(), rc < 0 ? -errno : rc == 0 ? 1 : 0);
+}
+
 // closeFd(fd)
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   close(ArgInt(info, 0));
@@ -234,6 +242,7 @@ void InitProc(Napi::Env env, Napi::Object exports) {
   exports.Set("procWriteMemory", Napi::Function::New(env, WriteMemory));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd));
+  exports.Set("sameMemory", Napi::Function::New(env, SameMemory));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("socketPair", Napi::Function::New(env, SocketPair));
   exports.Set("clearCloexec", Napi::Function::New(env, ClearCloexec));

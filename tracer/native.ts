@@ -68,6 +68,7 @@ interface Addon {
   pidfdOpen(pid: number): number;
   pidfdGetfd(pidfd: number, targetfd: number): number;
   closeFd(fd: number): void;
+  sameMemory(pid1: number, pid2: number): number;
   socketPair(): [number, number];
   clearCloexec(fd: number): void;
   recvMessage(sock: number, max: number): { data: Buffer; fds: number[] };

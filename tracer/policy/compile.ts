@@ -54,6 +54,9 @@ const ALWAYS_PERMITTED = ['exit', 'exit_group'];
 /** clone's namespace flags: a new user or mount namespace changes what paths mean. */
 const CLONE_NEWNS = 0x00020000n;
 const CLONE_NEWUSER = 0x10000000n;
+const CLONE_VM = 0x100n;
+const CLONE_VFORK = 0x4000n;
+const CLONE_THREAD = 0x10000n;
 /** seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): a listener of its own. */
 const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8n;
 
@@ -406,30 +409,44 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
 }
 
 /**
- * Integer tests the kernel adds on calls a policy permits without naming
- * them: clone with a new user or mount namespace, and seccomp with a
- * listener of its own, are denied. (A policy that names the call has made
- * its own choice.)
+ * Integer tests the kernel adds on calls the policy permits outright:
+ * - clone with a new user or mount namespace, and seccomp with a listener
+ *   of its own, are denied unless the policy names the call itself;
+ * - clone(CLONE_VM) without CLONE_THREAD or CLONE_VFORK (a second process
+ *   sharing the memory) is always denied: the execve check relies on
+ *   memory being shared only with threads and blocked vfork parents.
  */
 function hardenEscapes(emu: Emulation, policy: Policy, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number): void {
-  const guard = (name: string, arg: number, mask: bigint): void => {
+  type Pattern = { mask: bigint; value: bigint };
+  const guard = (name: string, arg: number, patterns: Pattern[], why: string): void => {
     const nr = syscallNumber(emu, name);
     const place = calls.get(name);
-    if (nr === undefined || policy.rules.has(name) || place?.target !== 'kernel' || place.rules) return;
+    if (nr === undefined || patterns.length === 0 || place?.target !== 'kernel' || place.rules) return;
     if (place.action !== SECCOMP_RET.ALLOW) return;
     const deny = errnoAction('EPERM');
     if (filterDefault === SECCOMP_RET.ALLOW) {
-      for (let bit = 1n; bit <= mask; bit <<= 1n) {
-        if (mask & bit) rules.push({ nr, action: deny, cmps: [{ arg, op: 'masked_eq', a: bit, b: bit }] });
-      }
+      for (const p of patterns) rules.push({ nr, action: deny, cmps: [{ arg, op: 'masked_eq', a: p.mask, b: p.value }] });
     } else {
-      const i = rules.findIndex(r => r.nr === nr);
-      const allow: FilterRule = { nr, action: SECCOMP_RET.ALLOW, cmps: [{ arg, op: 'masked_eq', a: mask, b: 0n }] };
-      if (i >= 0) rules[i] = allow;
-      else rules.push(allow);
+      // Permit exactly the flag combinations no pattern denies.
+      const all = patterns.reduce((m, p) => m | p.mask, 0n);
+      const bits: bigint[] = [];
+      for (let b = 1n; b <= all; b <<= 1n) if (all & b) bits.push(b);
+      const i = rules.findIndex(r => r.nr === nr && !r.cmps?.length);
+      if (i >= 0) rules.splice(i, 1);
+      for (let k = 0; k < 1 << bits.length; k++) {
+        let v = 0n;
+        bits.forEach((b, j) => {
+          if (k & (1 << j)) v |= b;
+        });
+        if (patterns.some(p => (v & p.mask) === p.value)) continue;
+        rules.push({ nr, action: SECCOMP_RET.ALLOW, cmps: [{ arg, op: 'masked_eq', a: all, b: v }] });
+      }
     }
-    calls.set(name, { ...place, why: `${place.why}; denied with ${name === 'clone' ? 'new namespaces' : 'a new listener'}` });
+    calls.set(name, { ...place, why: `${place.why}; denied ${why}` });
   };
-  guard('clone', 0, CLONE_NEWUSER | CLONE_NEWNS);
-  guard('seccomp', 1, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+  const named = (name: string): boolean => policy.rules.has(name);
+  const cloneDenied: Pattern[] = [{ mask: CLONE_VM | CLONE_THREAD | CLONE_VFORK, value: CLONE_VM }];
+  if (!named('clone')) cloneDenied.push({ mask: CLONE_NEWUSER, value: CLONE_NEWUSER }, { mask: CLONE_NEWNS, value: CLONE_NEWNS });
+  guard('clone', 0, cloneDenied, named('clone') ? 'sharing memory outside threads and vfork' : 'with new namespaces or shared memory outside threads and vfork');
+  if (!named('seccomp')) guard('seccomp', 1, [{ mask: SECCOMP_FILTER_FLAG_NEW_LISTENER, value: SECCOMP_FILTER_FLAG_NEW_LISTENER }], 'with a new listener');
 }

@@ -28,6 +28,11 @@ const O_NOFOLLOW = 0o400000;
 const O_CLOEXEC = 0o2000000;
 const O_TMPFILE = 0o20000000 | 0o200000;
 const PATH_MAX = 4096;
+const CLONE_VM = 0x100n;
+const CLONE_VFORK = 0x4000n;
+const CLONE_THREAD = 0x10000n;
+const CLONE_NEWNS = 0x20000n;
+const CLONE_NEWUSER = 0x10000000n;
 const MAX_SOCKADDR = 128;
 
 export interface Loaded {
@@ -336,6 +341,16 @@ export class Supervisor {
       view,
       shown: '',
       perform: () => {
+        if (name === 'clone') {
+          // The guards the kernel filter puts on a clone it permits outright
+          // (see hardenEscapes in the compiler), for a clone decided here.
+          const flags = view.args[0] ?? 0n;
+          const named = this.opts.policies.get(view.emulation)?.policy.rules.has('clone');
+          if ((flags & (CLONE_VM | CLONE_THREAD | CLONE_VFORK)) === CLONE_VM || (!named && flags & (CLONE_NEWUSER | CLONE_NEWNS))) {
+            this.opts.report(`systrace: clone with flags 0x${flags.toString(16)} is never permitted here: denied (pid ${note.pid})`);
+            return fail(-errnoOf('EPERM'));
+          }
+        }
         if (MEMORY_CALLS.has(name)) {
           // A call whose pointer argument the policy could not see: permitted
           // only if we can carry it out, and this one we cannot yet.
@@ -401,6 +416,12 @@ export class Supervisor {
       shown: `filename: ${norm.shown}`,
       perform: () => {
         if (norm.path === undefined) return fail(norm.errno ?? -errnoOf('ENOENT'));
+        if (OTHER_PROC_MEM.test(norm.shown)) {
+          // Another process's memory: writing it would let one confined
+          // process change another's arguments after our check.
+          this.opts.report(`systrace: ${norm.shown} is another process's memory: denied (pid ${note.pid})`);
+          return fail(-errnoOf('EACCES'));
+        }
         const creating = (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
         const m = creating ? mode & ~this.umask(note.pid) & 0o7777 : 0;
         const fd = this.n.openResolved(norm.path, flags & ~O_CLOEXEC, m);
@@ -534,10 +555,8 @@ export class Supervisor {
 
   /**
    * execve cannot be performed for the target, so a permit is a CONTINUE.
-   * It is exact only when no other task can change the path between our
-   * check and the kernel's read: we require the caller to be the only
-   * thread of its process. A vfork child of a multi-threaded parent shares
-   * the parent's memory and is not detected: a known gap, documented.
+   * It is exact only when nothing can change the path's bytes between our
+   * check and the kernel's read (see execRace).
    */
   private exec(note: Notification, view: CallView, dirfd: number, addr: bigint, flags: number): Prepared | number {
     const helperExec = this.helperExecing;
@@ -552,13 +571,75 @@ export class Supervisor {
       shown: `filename: ${norm.shown}`,
       perform: () => {
         if (norm.path === undefined) return fail(norm.errno ?? -errnoOf('ENOENT'));
-        if (!helperExec && this.threads(note.pid) !== 1) {
-          this.opts.report(`systrace: execve from a multi-threaded process cannot be checked race-free: denied (pid ${note.pid})`);
+        const race = helperExec ? undefined : this.execRace(note.pid, addr, Buffer.byteLength(raw) + 1);
+        if (race) {
+          this.opts.report(`systrace: execve of ${norm.shown} cannot be checked race-free (${race}): denied (pid ${note.pid})`);
           return fail(-errnoOf('EPERM'));
         }
         return 'continue';
       },
     };
+  }
+
+  /**
+   * Why another task could change the execve path after our check, or
+   * undefined when none can:
+   * - the caller must be its process's only thread;
+   * - it may share its memory only with vfork parents (the kernel filter
+   *   refuses clone(CLONE_VM) without CLONE_VFORK or CLONE_THREAD), which
+   *   are blocked in vfork; each of them must be single-threaded too;
+   * - the path's bytes must lie in private memory that no other process
+   *   maps: an anonymous private mapping, or a private mapping of a file
+   *   this user cannot write (a sibling could otherwise rewrite the file
+   *   under a page not yet copied on write).
+   * ptrace, process_vm_writev and /proc/PID/mem of other processes are
+   * denied to confined programs, so no other confined task writes there.
+   */
+  private execRace(tid: number, addr: bigint, len: number): string | undefined {
+    if (this.threads(tid) !== 1) return 'the process has other threads';
+    let cur = tid;
+    for (let depth = 0; depth < 64; depth++) {
+      const parent = this.ppid(cur);
+      if (parent <= 1 || this.n.sameMemory(cur, parent) !== 1) break;
+      if (this.threads(parent) !== 1) return 'a vfork parent has other threads';
+      cur = parent;
+    }
+    let maps: string;
+    try {
+      maps = fs.readFileSync(`/proc/${tid}/maps`, 'latin1');
+    } catch {
+      return 'its memory map is unreadable';
+    }
+    const end = addr + BigInt(len);
+    for (const line of maps.split('\n')) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+      if (!m) continue;
+      const lo = BigInt('0x' + m[1]);
+      const hi = BigInt('0x' + m[2]);
+      if (addr < lo || addr >= hi) continue;
+      if (end > hi) return 'the path crosses a mapping boundary';
+      if (m[3]![3] !== 'p') return 'the path is in shared memory';
+      const file = m[5] ?? '';
+      if (m[4] !== '0' && file.startsWith('/')) {
+        try {
+          fs.accessSync(file, fs.constants.W_OK);
+          return `the path is in a mapping of ${file}, which this user can write`;
+        } catch {
+          /* not writable by us: fine */
+        }
+      }
+      return undefined;
+    }
+    return 'the path is not in mapped memory';
+  }
+
+  private ppid(pid: number): number {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      return 0;
+    }
   }
 
   private threads(tid: number): number {
@@ -656,6 +737,9 @@ export class Supervisor {
     }
   }
 }
+
+/** /proc/PID/mem and /proc/PID/task/TID/mem of a process other than the caller (its own shows as /proc/self). */
+const OTHER_PROC_MEM = /^\/proc\/\d+(\/task\/\d+)?\/mem$/;
 
 /** Pointer-argument calls this supervisor cannot carry out yet. */
 const MEMORY_CALLS = new Set([

@@ -83,15 +83,27 @@ if ($arch == 3221225534)
   # filter for syscall "read" (0) [priority: 65535]
   if ($syscall == 0)
     action ALLOW;
-  # filter for syscall "clone" (56) [priority: 65533]
-  if ($syscall == 56)
-    if ($a0.hi32 & 0x00000000 == 0)
-      if ($a0.lo32 & 0x10020000 == 0)
-        action ALLOW;
   # filter for syscall "socket" (41) [priority: 65533]
   if ($syscall == 41)
     if ($a0.hi32 & 0x00000000 == 0)
       if ($a0.lo32 & 0xffffffff == 1)
+        action ALLOW;
+  # filter for syscall "clone" (56) [priority: 65527]
+  if ($syscall == 56)
+    if ($a0.hi32 & 0x00000000 == 0)
+      if ($a0.lo32 & 0x10034100 == 82176)
+        action ALLOW;
+      if ($a0.lo32 & 0x10034100 == 81920)
+        action ALLOW;
+      if ($a0.lo32 & 0x10034100 == 65792)
+        action ALLOW;
+      if ($a0.lo32 & 0x10034100 == 65536)
+        action ALLOW;
+      if ($a0.lo32 & 0x10034100 == 16640)
+        action ALLOW;
+      if ($a0.lo32 & 0x10034100 == 16384)
+        action ALLOW;
+      if ($a0.lo32 & 0x10034100 == 0)
         action ALLOW;
   # default action
   action ERRNO(1);

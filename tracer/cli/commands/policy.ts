@@ -18,7 +18,7 @@ export function registerPolicy(program: Command): void {
       try {
         const p = loadPolicyFileSync(file, policyEnv());
         const user = currentUser();
-        const plan = compile([p], { enforce: opts.a, aliases: true, user });
+        const plan = compile([p], { enforce: opts.a, aliases: true, user, reportDefaultDenials: true });
         const built = native().filterBuild(plan.filter);
         if (opts.bpf) {
           process.stdout.write(built.pfc);
