@@ -15,7 +15,10 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -244,7 +247,7 @@ int OpenParent(const std::string& path, std::string* name) {
   return Openat2(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, ResolveFlags(dir));
 }
 
-// pathCall(op, path, a, b, path2) -> number (result or -errno) | Buffer | string
+// pathCall(op, path, a, b, path2|name, buffer) -> number (result or -errno) | Buffer
 // The closed set of path operations the supervisor performs for a target.
 Napi::Value PathCall(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -303,6 +306,13 @@ Napi::Value PathCall(const Napi::CallbackInfo& info) {
   obj.fd = openat(dir.fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (obj.fd < 0) return Napi::Number::New(env, -errno);
   std::string viaFd = "/proc/self/fd/" + std::to_string(obj.fd);
+  if (op == "lgetxattr" || op == "llistxattr" || op == "lsetxattr" || op == "lremovexattr") {
+    // lgetxattr & co. on a symlink: the magic link below would lead on to
+    // its target. Linux keeps no user attributes on symlinks anyway.
+    struct stat st;
+    if (fstat(obj.fd, &st) == 0 && S_ISLNK(st.st_mode)) return Napi::Number::New(env, -EOPNOTSUPP);
+    op = op.substr(1);
+  }
   if (op == "chmod") return result(chmod(viaFd.c_str(), (mode_t)a));
   if (op == "chown") return result(fchownat(obj.fd, "", (uid_t)a, (gid_t)b, AT_EMPTY_PATH));
   if (op == "truncate") {
@@ -310,6 +320,45 @@ Napi::Value PathCall(const Napi::CallbackInfo& info) {
     w.fd = open(viaFd.c_str(), O_WRONLY | O_CLOEXEC);
     if (w.fd < 0) return Napi::Number::New(env, -errno);
     return result(ftruncate(w.fd, (off_t)a));
+  }
+  if (op == "utimens") {
+    // info[5]: two struct timespec (x86_64 layout) or undefined for "now".
+    const struct timespec* times = nullptr;
+    if (info[5].IsBuffer()) {
+      Napi::Buffer<char> t = info[5].As<Napi::Buffer<char>>();
+      if (t.Length() != 2 * sizeof(struct timespec)) throw Napi::RangeError::New(env, "pathCall utimens: bad times");
+      times = reinterpret_cast<const struct timespec*>(t.Data());
+    }
+    return result(utimensat(obj.fd, "", times, AT_EMPTY_PATH));
+  }
+  if (op == "statfs") {
+    struct statfs sfs;
+    if (fstatfs(obj.fd, &sfs) < 0) return Napi::Number::New(env, -errno);
+    return Napi::Buffer<char>::Copy(env, reinterpret_cast<char*>(&sfs), sizeof sfs);
+  }
+  if (op == "getxattr" || op == "setxattr" || op == "listxattr" || op == "removexattr") {
+    // Through the magic link of our O_PATH fd: exactly that inode, and the
+    // f*xattr calls do not take O_PATH fds.
+    std::string attr = info[4].IsString() ? ArgString(info, 4) : "";
+    if (op == "getxattr" || op == "listxattr") {
+      size_t size = (size_t)a;
+      if (size > 65536) size = 65536;
+      std::string buf(size, '\0');
+      ssize_t n = op == "getxattr" ? getxattr(viaFd.c_str(), attr.c_str(), size ? buf.data() : nullptr, size)
+                                   : listxattr(viaFd.c_str(), size ? buf.data() : nullptr, size);
+      if (n < 0) return Napi::Number::New(env, -errno);
+      if (size == 0) return Napi::Number::New(env, (double)n);
+      return Napi::Buffer<char>::Copy(env, buf.data(), (size_t)n);
+    }
+    if (op == "removexattr") return result(removexattr(viaFd.c_str(), attr.c_str()));
+    if (!info[5].IsBuffer()) throw Napi::TypeError::New(env, "pathCall setxattr: value must be a Buffer");
+    Napi::Buffer<char> value = info[5].As<Napi::Buffer<char>>();
+    return result(setxattr(viaFd.c_str(), attr.c_str(), value.Data(), value.Length(), (int)a));
+  }
+  if (op == "inotify_add_watch") {
+    // a: our duplicate of the target's inotify fd; b: the mask. The watch
+    // lands on the target's inotify instance, which the fd shares.
+    return result(inotify_add_watch((int)a, viaFd.c_str(), (uint32_t)b & ~IN_DONT_FOLLOW));
   }
   if (op == "chdir") {
     // Nothing to perform here: a chdir cannot be done for another process.
@@ -335,6 +384,18 @@ Napi::Value FdStatx(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(info.Env(), reinterpret_cast<char*>(&stx), sizeof stx);
 }
 
+// fdUtimens(fd, times Buffer | undefined) -> 0 | -errno
+Napi::Value FdUtimens(const Napi::CallbackInfo& info) {
+  const struct timespec* times = nullptr;
+  if (info[1].IsBuffer()) {
+    Napi::Buffer<char> t = info[1].As<Napi::Buffer<char>>();
+    if (t.Length() != 2 * sizeof(struct timespec)) throw Napi::RangeError::New(info.Env(), "fdUtimens: bad times");
+    times = reinterpret_cast<const struct timespec*>(t.Data());
+  }
+  int rc = futimens(ArgInt(info, 0), times);
+  return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
+}
+
 Napi::Value Umask(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), umask((mode_t)ArgInt(info, 0)));
 }
@@ -347,6 +408,7 @@ void InitPath(Napi::Env env, Napi::Object exports) {
   exports.Set("pathCall", Napi::Function::New(env, PathCall));
   exports.Set("fdStat", Napi::Function::New(env, FdStat));
   exports.Set("fdStatx", Napi::Function::New(env, FdStatx));
+  exports.Set("fdUtimens", Napi::Function::New(env, FdUtimens));
   exports.Set("setUmask", Napi::Function::New(env, Umask));
 }
 

@@ -219,6 +219,24 @@ Napi::Value SocketBind(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
 }
 
+// socketSend(fd, data, flags, sockaddr Buffer | undefined) -> bytes | -errno
+// sendto/sendmsg carried out on the target's socket with our copy of the
+// data and of the address.
+Napi::Value SocketSend(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0);
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  int flags = ArgInt(info, 2) | MSG_NOSIGNAL;
+  const struct sockaddr* addr = nullptr;
+  socklen_t len = 0;
+  if (info[3].IsBuffer()) {
+    Napi::Buffer<char> a = info[3].As<Napi::Buffer<char>>();
+    addr = reinterpret_cast<const struct sockaddr*>(a.Data());
+    len = (socklen_t)a.Length();
+  }
+  ssize_t n = sendto(fd, data.Data(), data.Length(), flags, addr, len);
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : (double)n);
+}
+
 // socketCreate(domain, type, protocol) -> fd (ours, close-on-exec) | -errno
 // For i386 socketcall(SYS_SOCKET), whose arguments sit in the target's
 // memory: the socket is made from our copy of them and injected.
@@ -250,6 +268,7 @@ void InitProc(Napi::Env env, Napi::Object exports) {
   exports.Set("sendMessage", Napi::Function::New(env, SendMessage));
   exports.Set("socketConnect", Napi::Function::New(env, SocketConnect));
   exports.Set("socketBind", Napi::Function::New(env, SocketBind));
+  exports.Set("socketSend", Napi::Function::New(env, SocketSend));
   exports.Set("socketCreate", Napi::Function::New(env, SocketCreate));
   exports.Set("socketNonblocking", Napi::Function::New(env, SocketNonblocking));
 }

@@ -79,10 +79,13 @@ interface Addon {
   socketCreate(domain: number, type: number, protocol: number): number;
   resolvePath(tgid: number, tid: number, dirfd: number, path: string, followLast: boolean): ResolveResult;
   openResolved(path: string, flags: number, mode: number): number;
-  pathCall(op: string, path: string, a?: number, b?: number, path2?: string): number | Buffer;
+  /** path2: the second path (rename, link), a symlink's text, or an xattr name; data: times or an xattr value. */
+  pathCall(op: string, path: string, a?: number, b?: number, path2?: string, data?: Buffer): number | Buffer;
+  socketSend(fd: number, data: Buffer, flags: number, addr?: Buffer): number;
   fdStat(fd: number): Buffer | number;
   fdStatx(fd: number, mask: number, flags: number): Buffer | number;
   setUmask(mask: number): number;
+  fdUtimens(fd: number, times?: Buffer): number;
 }
 
 /** The package root: two levels above this file, in the source tree and in dist/. */

@@ -26,6 +26,7 @@ const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_NOFOLLOW = 0o400000;
 const O_CLOEXEC = 0o2000000;
+const O_PATH = 0o10000000;
 const O_TMPFILE = 0o20000000 | 0o200000;
 const PATH_MAX = 4096;
 const CLONE_VM = 0x100n;
@@ -34,6 +35,8 @@ const CLONE_THREAD = 0x10000n;
 const CLONE_NEWNS = 0x20000n;
 const CLONE_NEWUSER = 0x10000000n;
 const MAX_SOCKADDR = 128;
+/** The most one emulated send carries (a UDP datagram is at most 64 KiB). */
+const MAX_SEND = 1 << 20;
 
 export interface Loaded {
   policy: Policy;
@@ -325,6 +328,57 @@ export class Supervisor {
         return this.exec(note, base, AT_FDCWD, a[0]!, 0);
       case 'execveat':
         return this.exec(note, base, s32(a[0]), a[1]!, s32(a[4]));
+      case 'utimensat':
+      case 'utimensat_time64':
+        return this.utimes(note, base, s32(a[0]), a[1]!, a[2]!, name === 'utimensat' && emu === 'linux32' ? 'timespec32' : 'timespec', s32(a[3]));
+      case 'utimes':
+        return this.utimes(note, base, AT_FDCWD, a[0]!, a[1]!, emu === 'linux' ? 'timeval' : 'timeval32', 0);
+      case 'futimesat':
+        return this.utimes(note, base, s32(a[0]), a[1]!, a[2]!, emu === 'linux' ? 'timeval' : 'timeval32', 0);
+      case 'utime':
+        return this.utimes(note, base, AT_FDCWD, a[0]!, a[1]!, emu === 'linux' ? 'utimbuf' : 'utimbuf32', 0);
+      case 'mknod':
+      case 'mknodat': {
+        const at = name === 'mknodat' ? 1 : 0;
+        const dirfd = at ? s32(a[0]) : AT_FDCWD;
+        const mode = u32(a[at + 1]);
+        const dev = u32(a[at + 2]);
+        return this.pathOp(note, base, [{ dirfd, addr: a[at]!, follow: false }], p =>
+          this.n.pathCall('mknod', p[0]!, (mode & 0o170000) | (mode & ~this.umask(note.pid) & 0o7777), dev),
+        );
+      }
+      case 'statfs':
+        if (emu !== 'linux') return this.integerOnly(note, base, name);
+        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: true }], p => {
+          const r = this.n.pathCall('statfs', p[0]!);
+          if (typeof r === 'number') return r;
+          const w = this.n.procWriteMemory(note.pid, a[1]!, r);
+          return w < 0 ? w : 0;
+        });
+      case 'getxattr':
+      case 'lgetxattr':
+      case 'listxattr':
+      case 'llistxattr':
+        return this.xattrRead(note, base, name);
+      case 'setxattr':
+      case 'lsetxattr':
+      case 'removexattr':
+      case 'lremovexattr':
+        return this.xattrWrite(note, base, name);
+      case 'inotify_add_watch': {
+        const IN_DONT_FOLLOW = 0x02000000;
+        const mask = u32(a[2]);
+        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[1]!, follow: !(mask & IN_DONT_FOLLOW) }], p =>
+          this.onTargetFd(note, s32(a[0]), fd => {
+            const r = this.n.pathCall('inotify_add_watch', p[0]!, fd, mask) as number;
+            return r < 0 ? fail(r) : ok(r);
+          }),
+        );
+      }
+      case 'sendto':
+        return this.sendto(note, base, emu);
+      case 'sendmsg':
+        return this.sendmsg(note, base, emu);
       case 'connect':
       case 'bind':
         return this.socketCall(note, base, name, a);
@@ -421,6 +475,15 @@ export class Supervisor {
           // process change another's arguments after our check.
           this.opts.report(`systrace: ${norm.shown} is another process's memory: denied (pid ${note.pid})`);
           return fail(-errnoOf('EACCES'));
+        }
+        if (flags & O_PATH) {
+          // The kernel will not inject an O_PATH file (ADDFD takes only
+          // files fget() returns). CONTINUE is exact when nothing can
+          // change the path's bytes after our check (see pathRace).
+          const race = this.pathRace(note.pid, addr, Buffer.byteLength(raw) + 1);
+          if (!race) return 'continue';
+          this.opts.report(`systrace: O_PATH open of ${norm.shown} cannot be checked race-free (${race}): denied (pid ${note.pid})`);
+          return fail(-errnoOf('EPERM'));
         }
         const creating = (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
         const m = creating ? mode & ~this.umask(note.pid) & 0o7777 : 0;
@@ -571,7 +634,7 @@ export class Supervisor {
       shown: `filename: ${norm.shown}`,
       perform: () => {
         if (norm.path === undefined) return fail(norm.errno ?? -errnoOf('ENOENT'));
-        const race = helperExec ? undefined : this.execRace(note.pid, addr, Buffer.byteLength(raw) + 1);
+        const race = helperExec ? undefined : this.pathRace(note.pid, addr, Buffer.byteLength(raw) + 1);
         if (race) {
           this.opts.report(`systrace: execve of ${norm.shown} cannot be checked race-free (${race}): denied (pid ${note.pid})`);
           return fail(-errnoOf('EPERM'));
@@ -582,7 +645,8 @@ export class Supervisor {
   }
 
   /**
-   * Why another task could change the execve path after our check, or
+   * Why another task could change a path argument's bytes after our check
+   * (for the calls that must be CONTINUEd: execve, O_PATH opens), or
    * undefined when none can:
    * - the caller must be its process's only thread;
    * - it may share its memory only with vfork parents (the kernel filter
@@ -595,7 +659,7 @@ export class Supervisor {
    * ptrace, process_vm_writev and /proc/PID/mem of other processes are
    * denied to confined programs, so no other confined task writes there.
    */
-  private execRace(tid: number, addr: bigint, len: number): string | undefined {
+  private pathRace(tid: number, addr: bigint, len: number): string | undefined {
     if (this.threads(tid) !== 1) return 'the process has other threads';
     let cur = tid;
     for (let depth = 0; depth < 64; depth++) {
@@ -720,6 +784,192 @@ export class Supervisor {
     };
   }
 
+  /**
+   * The utime family: the times are read once, converted to two x86_64
+   * timespecs, and applied to the object the normalised path names.
+   */
+  private utimes(
+    note: Notification,
+    view: CallView,
+    dirfd: number,
+    addr: bigint,
+    timesAddr: bigint,
+    shape: 'timespec' | 'timespec32' | 'timeval' | 'timeval32' | 'utimbuf' | 'utimbuf32',
+    flags: number,
+  ): Prepared | number {
+    let times: Buffer | undefined;
+    if (timesAddr !== 0n) {
+      const size = { timespec: 32, timespec32: 16, timeval: 32, timeval32: 16, utimbuf: 16, utimbuf32: 8 }[shape];
+      const raw = this.n.procReadMemory(note.pid, timesAddr, size);
+      if (typeof raw === 'number') return raw;
+      times = Buffer.alloc(32);
+      for (let i = 0; i < 2; i++) {
+        let sec: bigint;
+        let nsec: bigint;
+        if (shape === 'timespec') {
+          sec = raw.readBigInt64LE(16 * i);
+          nsec = raw.readBigInt64LE(16 * i + 8);
+        } else if (shape === 'timespec32') {
+          sec = BigInt(raw.readInt32LE(8 * i));
+          nsec = BigInt(raw.readInt32LE(8 * i + 4));
+        } else if (shape === 'timeval') {
+          sec = raw.readBigInt64LE(16 * i);
+          nsec = raw.readBigInt64LE(16 * i + 8) * 1000n;
+        } else if (shape === 'timeval32') {
+          sec = BigInt(raw.readInt32LE(8 * i));
+          nsec = BigInt(raw.readInt32LE(8 * i + 4)) * 1000n;
+        } else {
+          sec = shape === 'utimbuf' ? raw.readBigInt64LE(8 * i) : BigInt(raw.readInt32LE(4 * i));
+          nsec = 0n;
+        }
+        times.writeBigInt64LE(sec, 16 * i);
+        times.writeBigInt64LE(nsec, 16 * i + 8);
+      }
+    }
+    if (addr === 0n && shape.startsWith('timespec')) {
+      // futimens(fd) is utimensat(fd, NULL, ...): it names no file, so it
+      // is decided on the call alone and carried out on the fd itself.
+      // For the policy, the fd is named by the file it is open on.
+      const norm = this.normalise(note, AT_FDCWD, `/proc/self/fd/${dirfd}`, true);
+      view.filenames = [norm.shown];
+      return {
+        view,
+        shown: `fd: ${dirfd}, filename: ${norm.shown}`,
+        perform: () =>
+          this.onTargetFd(note, dirfd, fd => {
+            const r = this.n.fdUtimens(fd, times);
+            return r < 0 ? fail(r) : ok(0);
+          }),
+      };
+    }
+    return this.pathOp(note, view, [{ dirfd, addr, follow: !(flags & AT_SYMLINK_NOFOLLOW) }], p =>
+      this.n.pathCall('utimens', p[0]!, 0, 0, undefined, times),
+    );
+  }
+
+  private xattrRead(note: Notification, view: CallView, name: string): Prepared | number {
+    const a = note.args;
+    const list = name.includes('list');
+    const attr = list ? undefined : this.n.procReadString(note.pid, a[1]!, 256);
+    if (typeof attr === 'number') return attr;
+    const bufAddr = list ? a[1]! : a[2]!;
+    const size = u32(list ? a[2] : a[3]);
+    return this.pathOp(note, view, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: !name.startsWith('l') }], p => {
+      const r = this.n.pathCall(name, p[0]!, size, 0, attr);
+      if (typeof r === 'number') return r;
+      const w = this.n.procWriteMemory(note.pid, bufAddr, r);
+      return w < 0 ? w : r.length;
+    }, attr === undefined ? undefined : `xattr: ${attr}`);
+  }
+
+  private xattrWrite(note: Notification, view: CallView, name: string): Prepared | number {
+    const a = note.args;
+    const attr = this.n.procReadString(note.pid, a[1]!, 256);
+    if (typeof attr === 'number') return attr;
+    let value: Buffer | undefined;
+    if (name.includes('set')) {
+      const size = u32(a[3]);
+      if (size > 65536) return -errnoOf('E2BIG');
+      const v = this.n.procReadMemory(note.pid, a[2]!, size);
+      if (typeof v === 'number') return v;
+      value = v;
+    }
+    return this.pathOp(note, view, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: !name.startsWith('l') }], p =>
+      this.n.pathCall(name, p[0]!, value ? s32(a[4]) : 0, 0, attr, value),
+    `xattr: ${attr}`);
+  }
+
+  /**
+   * sendto with an address is carried out on the target's socket with our
+   * copy of the data and the address. Without one (a register holds the
+   * NULL), nothing in memory decides the call, and CONTINUE is exact.
+   */
+  private sendto(note: Notification, view: CallView, emu: Emulation): Prepared | number {
+    const a = note.args;
+    const addrPtr = emu === 'linux' ? a[4]! : BigInt(u32(a[4]));
+    if (addrPtr === 0n) return { view, shown: '', perform: () => 'continue' };
+    const len = u32(a[5]);
+    if (len > MAX_SOCKADDR) return -errnoOf('EINVAL');
+    const addr = this.n.procReadMemory(note.pid, addrPtr, len);
+    if (typeof addr === 'number') return addr;
+    view.sockaddr = formatSockaddr(addr);
+    return {
+      view,
+      shown: `sockaddr: ${view.sockaddr}`,
+      perform: () => this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3]), addr),
+    };
+  }
+
+  /** sendmsg: the header and the data are read once; control messages (fds, credentials) are not carried. */
+  private sendmsg(note: Notification, view: CallView, emu: Emulation): Prepared | number {
+    const a = note.args;
+    const wide = emu === 'linux';
+    const hdr = this.n.procReadMemory(note.pid, a[1]!, wide ? 56 : 28);
+    if (typeof hdr === 'number') return hdr;
+    const word = (off32: number, off64: number): bigint => (wide ? hdr.readBigUInt64LE(off64) : BigInt(hdr.readUInt32LE(off32)));
+    const namePtr = word(0, 0);
+    const nameLen = hdr.readUInt32LE(wide ? 8 : 4);
+    const iovPtr = word(8, 16);
+    const iovLen = Number(word(12, 24));
+    const controlLen = Number(word(20, 40));
+    let addr: Buffer | undefined;
+    if (namePtr !== 0n) {
+      if (nameLen > MAX_SOCKADDR) return -errnoOf('EINVAL');
+      const r = this.n.procReadMemory(note.pid, namePtr, nameLen);
+      if (typeof r === 'number') return r;
+      addr = r;
+      view.sockaddr = formatSockaddr(r);
+    }
+    return {
+      view,
+      shown: view.sockaddr ? `sockaddr: ${view.sockaddr}` : '',
+      perform: () => {
+        if (controlLen > 0) {
+          this.opts.report(`systrace: sendmsg with control data (fds, credentials) cannot be carried out for the program yet: denied (pid ${note.pid})`);
+          return fail(-errnoOf('EPERM'));
+        }
+        if (iovLen > 1024) return fail(-errnoOf('EMSGSIZE'));
+        const iov = this.n.procReadMemory(note.pid, iovPtr, iovLen * (wide ? 16 : 8));
+        if (typeof iov === 'number') return fail(iov);
+        const parts: Buffer[] = [];
+        let total = 0;
+        for (let i = 0; i < iovLen; i++) {
+          const base = wide ? iov.readBigUInt64LE(16 * i) : BigInt(iov.readUInt32LE(8 * i));
+          const len = Number(wide ? iov.readBigUInt64LE(16 * i + 8) : BigInt(iov.readUInt32LE(8 * i + 4)));
+          total += len;
+          if (total > MAX_SEND) return fail(-errnoOf('EMSGSIZE'));
+          const part = this.n.procReadMemory(note.pid, base, len);
+          if (typeof part === 'number') return fail(part);
+          parts.push(part);
+        }
+        return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), addr);
+      },
+    };
+  }
+
+  private send(note: Notification, fd: number, buf: bigint, len: number, flags: number, addr?: Buffer): Outcome {
+    if (len > MAX_SEND) return fail(-errnoOf('EMSGSIZE'));
+    const data = this.n.procReadMemory(note.pid, buf, len);
+    if (typeof data === 'number') return fail(data);
+    return this.sendData(note, fd, data, flags, addr);
+  }
+
+  private sendData(note: Notification, fd: number, data: Buffer, flags: number, addr?: Buffer): Outcome {
+    const MSG_NOSIGNAL = 0x4000;
+    return this.onTargetFd(note, fd, sock => {
+      const r = this.n.socketSend(sock, data, flags, addr);
+      // We send with MSG_NOSIGNAL; the program gets the SIGPIPE it asked for.
+      if (r === -errnoOf('EPIPE') && !(flags & MSG_NOSIGNAL)) {
+        try {
+          process.kill(note.pid, 'SIGPIPE');
+        } catch {
+          /* gone */
+        }
+      }
+      return r < 0 ? fail(r) : ok(r);
+    });
+  }
+
   /** Runs `fn` on our duplicate of the target's fd, closing it after. */
   private onTargetFd(note: Notification, targetFd: number, fn: (fd: number) => Outcome): Outcome {
     const pidfd = this.n.pidfdOpen(this.tgid(note.pid));
@@ -743,12 +993,10 @@ const OTHER_PROC_MEM = /^\/proc\/\d+(\/task\/\d+)?\/mem$/;
 
 /** Pointer-argument calls this supervisor cannot carry out yet. */
 const MEMORY_CALLS = new Set([
-  'utime', 'utimes', 'utimensat', 'utimensat_time64', 'futimesat', 'mknod', 'mknodat',
-  'getxattr', 'lgetxattr', 'setxattr', 'lsetxattr', 'listxattr', 'llistxattr', 'removexattr', 'lremovexattr',
-  'getxattrat', 'setxattrat', 'listxattrat', 'removexattrat', 'statfs', 'statfs64', 'oldstat', 'oldlstat',
-  'sendto', 'sendmsg', 'file_getattr', 'file_setattr', 'inotify_add_watch', 'fanotify_mark', 'name_to_handle_at',
+  'statfs', 'getxattrat', 'setxattrat', 'listxattrat', 'removexattrat', 'statfs64', 'oldstat', 'oldlstat',
+  'file_getattr', 'file_setattr', 'fanotify_mark', 'name_to_handle_at', 'sendmmsg',
   'uselib', 'acct', 'swapon', 'swapoff', 'quotactl', 'mount', 'umount', 'umount2', 'pivot_root', 'chroot',
-]);
+])
 
 /**
  * x86_64 `struct stat` (144 bytes) to i386 `struct stat64` (96 bytes,
