@@ -212,6 +212,37 @@ Napi::Value SocketConnect(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
 }
 
+// socketConnectAsync(fd, sockaddr Buffer, cb(result)): connect on a worker
+// thread, for a blocking socket whose connect may take as long as the peer
+// does: the event loop (and every other confined call) must not wait.
+// The callback gets 0 or -errno; fd stays ours to close after it.
+class ConnectWorker : public Napi::AsyncWorker {
+ public:
+  ConnectWorker(Napi::Function cb, int fd, const char* addr, size_t len)
+      : Napi::AsyncWorker(cb), fd_(fd), addr_(addr, len) {}
+  void Execute() override {
+    int rc;
+    do rc = connect(fd_, reinterpret_cast<const struct sockaddr*>(addr_.data()), (socklen_t)addr_.size());
+    while (rc < 0 && errno == EINTR);
+    result_ = rc < 0 ? -errno : 0;
+  }
+  void OnOK() override { Callback().Call({Napi::Number::New(Env(), result_)}); }
+
+ private:
+  int fd_;
+  std::string addr_;
+  int result_ = 0;
+};
+
+Napi::Value SocketConnectAsync(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0);
+  if (!info[1].IsBuffer() || !info[2].IsFunction()) throw Napi::TypeError::New(info.Env(), "socketConnectAsync: (fd, Buffer, callback)");
+  Napi::Buffer<char> addr = info[1].As<Napi::Buffer<char>>();
+  auto* w = new ConnectWorker(info[2].As<Napi::Function>(), fd, addr.Data(), addr.Length());
+  w->Queue();
+  return info.Env().Undefined();
+}
+
 Napi::Value SocketBind(const Napi::CallbackInfo& info) {
   int fd = ArgInt(info, 0);
   Napi::Buffer<char> addr = info[1].As<Napi::Buffer<char>>();
@@ -267,6 +298,7 @@ void InitProc(Napi::Env env, Napi::Object exports) {
   exports.Set("recvMessage", Napi::Function::New(env, RecvMessage));
   exports.Set("sendMessage", Napi::Function::New(env, SendMessage));
   exports.Set("socketConnect", Napi::Function::New(env, SocketConnect));
+  exports.Set("socketConnectAsync", Napi::Function::New(env, SocketConnectAsync));
   exports.Set("socketBind", Napi::Function::New(env, SocketBind));
   exports.Set("socketSend", Napi::Function::New(env, SocketSend));
   exports.Set("socketCreate", Napi::Function::New(env, SocketCreate));

@@ -75,6 +75,7 @@ interface Addon {
   sendMessage(sock: number, data: Buffer, fds: number[]): void;
   socketConnect(fd: number, addr: Buffer): number;
   socketBind(fd: number, addr: Buffer): number;
+  socketConnectAsync(fd: number, addr: Buffer, cb: (result: number) => void): void;
   socketNonblocking(fd: number): boolean;
   socketCreate(domain: number, type: number, protocol: number): number;
   resolvePath(tgid: number, tid: number, dirfd: number, path: string, followLast: boolean): ResolveResult;

@@ -730,11 +730,13 @@ export class Supervisor {
     return {
       view,
       shown: `sockaddr: ${view.sockaddr}`,
-      perform: () =>
-        this.onTargetFd(note, fd, sock => {
-          const r = name === 'connect' ? this.n.socketConnect(sock, addr) : this.n.socketBind(sock, addr);
+      perform: () => {
+        if (name === 'connect') return this.connect(note, fd, addr);
+        return this.onTargetFd(note, fd, sock => {
+          const r = this.n.socketBind(sock, addr);
           return r < 0 ? fail(r) : ok(0);
-        }),
+        });
+      },
     };
   }
 
@@ -968,6 +970,29 @@ export class Supervisor {
       }
       return r < 0 ? fail(r) : ok(r);
     });
+  }
+
+  /**
+   * connect on a non-blocking socket answers at once (EINPROGRESS); on a
+   * blocking one it lasts as long as the peer makes it, so it runs on a
+   * worker thread and is answered when done.
+   */
+  private connect(note: Notification, targetFd: number, addr: Buffer): Outcome {
+    const pidfd = this.n.pidfdOpen(this.tgid(note.pid));
+    if (pidfd < 0) return fail(pidfd);
+    const sock = this.n.pidfdGetfd(pidfd, targetFd);
+    this.n.closeFd(pidfd);
+    if (sock < 0) return fail(-errnoOf('EBADF'));
+    if (this.n.socketNonblocking(sock)) {
+      const r = this.n.socketConnect(sock, addr);
+      this.n.closeFd(sock);
+      return r < 0 ? fail(r) : ok(0);
+    }
+    this.n.socketConnectAsync(sock, addr, r => {
+      this.n.closeFd(sock);
+      this.answer(note, r < 0 ? fail(r) : ok(0));
+    });
+    return 'answered';
   }
 
   /** Runs `fn` on our duplicate of the target's fd, closing it after. */
