@@ -97,7 +97,10 @@ t.test('alias after the call, then the default', async t => {
     [open('/tmp/x', 0n), 'ask via default'],
     [call('newfstatat', { filenames: ['/usr/lib/x'] }), 'permit via alias fsread #5'],
     [call('unlink', { filenames: ['/tmp/a/b'] }), 'permit via alias fswrite #8'],
-    [call('renameat', { filenames: ['/tmp/a', '/home/x'] }), 'permit via alias fswrite #8'],
+    // An alias judges each of rename's two paths: both must be permitted.
+    [call('renameat', { filenames: ['/tmp/a', '/home/x'] }), 'ask via default'],
+    [call('renameat', { filenames: ['/home/x', '/tmp/a'] }), 'ask via default'],
+    [call('renameat', { filenames: ['/tmp/a', '/tmp/b'] }), 'permit via alias fswrite #8'],
     [call('openat2', { filenames: ['/usr/lib/x'], openHowFlags: 0n }), 'permit via alias fsread #5'],
     [call('openat2', { filenames: ['/usr/lib/x'] }), 'ask via default'],
     [call('execve', { filenames: ['/usr/lib/x'] }), 'ask via default'],

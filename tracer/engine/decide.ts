@@ -127,10 +127,27 @@ export function decide(prepared: PreparedPolicy, call: CallView): Decision {
     const alias = aliasOf(call.emulation, call.syscall, call.args, call.openHowFlags);
     const list = alias && prepared.byAlias.get(alias);
     if (list) {
-      for (const r of list) {
-        if (r.test(call)) return { action: r.action, rule: r.rule, via: 'alias', key: alias };
+      // An alias speaks of "the file" a call reads or writes. rename and
+      // link write two: each is judged as `filename` on its own, and the
+      // call is permitted only if both are (the first refusal decides), so
+      // that `fswrite` rules keep a directory closed to a rename into it.
+      const paths = call.filenames ?? [];
+      if (paths.length < 2) return aliasDecision(prepared, list, alias, call);
+      let first: Decision | undefined;
+      for (const p of paths) {
+        const d = aliasDecision(prepared, list, alias, { ...call, filenames: [p] });
+        if (d.action.verdict.kind !== 'permit') return d;
+        first ??= d;
       }
+      return first!;
     }
+  }
+  return { action: prepared.defaultAction, via: 'default' };
+}
+
+function aliasDecision(prepared: PreparedPolicy, list: readonly PreparedRule[], alias: Alias, call: CallView): Decision {
+  for (const r of list) {
+    if (r.test(call)) return { action: r.action, rule: r.rule, via: 'alias', key: alias };
   }
   return { action: prepared.defaultAction, via: 'default' };
 }
