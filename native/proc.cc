@@ -82,9 +82,16 @@ Napi::Value WriteMemory(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
-// pidfdOpen(pid) -> fd | -errno
+// Added in Linux 6.9: a pidfd for one thread, not only a thread-group
+// leader, so a notification's tid can be used as it is.
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+// pidfdOpen(pid, thread) -> fd | -errno
 Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
-  int rc = (int)syscall(SYS_pidfd_open, ArgInt(info, 0), 0);
+  unsigned flags = info[1].ToBoolean() ? PIDFD_THREAD : 0;
+  int rc = (int)syscall(SYS_pidfd_open, ArgInt(info, 0), flags);
   return Napi::Number::New(info.Env(), rc < 0 ? -errno : rc);
 }
 

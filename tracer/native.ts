@@ -65,7 +65,8 @@ interface Addon {
   procReadString(pid: number, addr: bigint, max: number): string | number;
   procReadMemory(pid: number, addr: bigint, len: number): Buffer | number;
   procWriteMemory(pid: number, addr: bigint, data: Buffer): number;
-  pidfdOpen(pid: number): number;
+  /** thread: PIDFD_THREAD (Linux 6.9), so that a tid will do. */
+  pidfdOpen(pid: number, thread?: boolean): number;
   pidfdGetfd(pidfd: number, targetfd: number): number;
   closeFd(fd: number): void;
   sameMemory(pid1: number, pid2: number): number;

@@ -50,6 +50,21 @@ export function findProgram(cmd: string): string {
     } catch {
       throw new RunError(`${cmd}: permission denied`, EXIT_NOT_EXECUTABLE);
     }
+    // The exec helper cannot speak once the filter is on: say here what
+    // execve would refuse for its format (a script without #!, a text file).
+    const head = Buffer.alloc(4);
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(p, 'r');
+      fs.readSync(fd, head, 0, 4, 0);
+    } catch {
+      /* unreadable but executable: let execve decide */
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    if (fd !== undefined && head.toString('latin1') !== '\x7fELF' && head.toString('latin1', 0, 2) !== '#!') {
+      throw new RunError(`${cmd}: cannot execute: not an ELF binary or a #! script`, EXIT_NOT_EXECUTABLE);
+    }
     return path.resolve(p);
   };
   if (cmd.includes('/')) return check(cmd);

@@ -978,7 +978,7 @@ export class Supervisor {
    * worker thread and is answered when done.
    */
   private connect(note: Notification, targetFd: number, addr: Buffer): Outcome {
-    const pidfd = this.n.pidfdOpen(this.tgid(note.pid));
+    const pidfd = this.pidfd(note.pid);
     if (pidfd < 0) return fail(pidfd);
     const sock = this.n.pidfdGetfd(pidfd, targetFd);
     this.n.closeFd(pidfd);
@@ -995,9 +995,20 @@ export class Supervisor {
     return 'answered';
   }
 
+  /** A pidfd for the calling thread (its fd table), without a /proc lookup where the kernel allows. */
+  private pidfd(tid: number): number {
+    if (this.threadPidfds) {
+      const fd = this.n.pidfdOpen(tid, true);
+      if (fd !== -errnoOf('EINVAL')) return fd;
+      this.threadPidfds = false; // a kernel older than 6.9
+    }
+    return this.n.pidfdOpen(this.tgid(tid));
+  }
+  private threadPidfds = true;
+
   /** Runs `fn` on our duplicate of the target's fd, closing it after. */
   private onTargetFd(note: Notification, targetFd: number, fn: (fd: number) => Outcome): Outcome {
-    const pidfd = this.n.pidfdOpen(this.tgid(note.pid));
+    const pidfd = this.pidfd(note.pid);
     if (pidfd < 0) return fail(pidfd);
     try {
       const fd = this.n.pidfdGetfd(pidfd, targetFd);
