@@ -71,6 +71,8 @@ export interface CompileOptions {
    * per denied call only; `run` sets it.
    */
   reportDefaultDenials?: boolean;
+  /** Learning: every call but exit is notified, so that each can be recorded. */
+  notifyAll?: boolean;
   /**
    * Who runs the program: rules with `, if user = ...` are settled here.
    * Without uid and gid a condition on a number, or an ordering, cannot be
@@ -382,6 +384,9 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
             : { target: 'kernel', action: def, why: `no ${emu} policy` };
       } else {
         place = placeCall(emu, name, nr, rulesForCall(policy, name, opts.aliases), policy, opts, def, filterDefault);
+        if (opts.notifyAll && !ALWAYS_PERMITTED.includes(name) && !(place.target === 'kernel' && place.why.startsWith('escapes'))) {
+          place = { target: 'user', why: 'learning: every call is recorded' };
+        }
       }
       if (emu === 'linux32' && name === 'socketcall' && policy && !policy.rules.has(name)) {
         // libseccomp multiplexes each socket call's rules onto socketcall

@@ -11,6 +11,10 @@ import { compile, SECCOMP_RET } from '../policy/compile.js';
 import { prepare } from '../engine/decide.js';
 import { native } from '../native.js';
 import { currentUser, policyEnv } from '../cli/policy-env.js';
+import type { PolicyEnv } from '../policy/parse.js';
+import { emptyRecording, learnedPolicy, record as recordCall, type Recording } from '../policy/learn.js';
+import { aliasOf } from '../policy/aliases.js';
+import type { CallView } from '../engine/decide.js';
 import { startConfined } from './spawn.js';
 import { Supervisor, type Loaded } from './supervisor.js';
 
@@ -22,6 +26,8 @@ export interface RunOptions {
   aliases: boolean;
   logStderr: boolean;
   logFile?: string;
+  /** -A: permit (within `within`, if given) and record; write the policy to `output`. */
+  learn?: { output?: string; within: string[]; collapse?: number };
 }
 
 /** Exit status of systrace itself failing, as DESIGN.md fixes it. */
@@ -94,8 +100,15 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   const program = findProgram(argv[0]!);
   const env = policyEnv();
   const user = currentUser();
-  const policies: Policy[] = policyFilesFor(program, opts).map(f => loadPolicyFileSync(f, env));
-  const plan = compile(policies, { enforce: opts.enforce, aliases: opts.aliases, user, reportDefaultDenials: true });
+  const learning = opts.learn ? startLearning(program, argv, opts.learn, env) : undefined;
+  const policies: Policy[] = learning ? learning.policies : policyFilesFor(program, opts).map(f => loadPolicyFileSync(f, env));
+  const plan = compile(policies, {
+    enforce: opts.enforce,
+    aliases: opts.aliases,
+    user,
+    reportDefaultDenials: true,
+    notifyAll: learning !== undefined,
+  });
   const loaded = new Map<Emulation, Loaded>();
   for (const p of policies) loaded.set(p.emulation, { policy: p, prepared: prepare(p, { enforce: opts.enforce, aliases: opts.aliases }) });
   const n = native();
@@ -117,6 +130,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     report,
     user,
     helperPid: confined.child.pid ?? -1,
+    record: learning?.record,
     unconditional: (emu, name) => {
       const place = plan.arches.find(a => a.emulation === emu)?.calls.get(name);
       return place?.target === 'kernel' && !place.rules && place.action === SECCOMP_RET.ALLOW;
@@ -151,7 +165,59 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   listener.stop();
   n.closeFd(confined.listenerFd);
   if (logFd !== undefined) fs.closeSync(logFd);
+  if (learning) learning.finish(report, supervisor.stats.denied);
   return status;
+}
+
+/**
+ * -A: what the program may do while learning (everything, or what the
+ * --within policies permit), how each permitted call is recorded, and how
+ * the result is written: atomically, never over an existing file.
+ */
+function startLearning(program: string, argv: string[], learn: NonNullable<RunOptions['learn']>, env: PolicyEnv) {
+  const output = path.resolve(learn.output ?? path.join(os.homedir(), '.systrace', `${mangleProgramName(fs.realpathSync(program))}.yaml`));
+  if (fs.existsSync(output)) {
+    throw new RunError(`${output} exists: learn into a new file with -o and combine them with \`systrace policy merge\``, EXIT_FAILED);
+  }
+  const within = learn.within.map(f => loadPolicyFileSync(f, env));
+  const policies: Policy[] = [...within];
+  for (const emulation of ['linux', 'linux32'] as Emulation[]) {
+    if (!policies.some(p => p.emulation === emulation)) {
+      policies.push({ file: '(learning: everything permitted)', emulation, default: 'permit', rules: new Map() });
+    }
+  }
+  const recordings = new Map<Emulation, Recording>();
+  let helperExecSeen = false;
+  const record = (emu: Emulation, view: CallView): void => {
+    let rec = recordings.get(emu);
+    if (!rec) recordings.set(emu, (rec = emptyRecording(emu)));
+    if (emu === 'linux' && !helperExecSeen && view.syscall === 'execve') helperExecSeen = true;
+    recordCall(rec, view, aliasOf(emu, view.syscall, view.args, view.openHowFlags));
+  };
+  const finish = (report: (line: string) => void, denied: number): void => {
+    // The exec helper's own execve is a 64-bit call even for an i386
+    // program: a linux recording holding only that is not a policy.
+    const used = [...recordings.values()].filter(r => !(r.emulation === 'linux' && recordings.size > 1 && r.calls.size === 0 && r.paths.size <= 1 && (r.paths.get('exec')?.size ?? 0) <= 1));
+    const written: string[] = [];
+    used.forEach((rec, i) => {
+      const file = i === 0 ? output : output.replace(/(\.ya?ml)?$/, `.${rec.emulation}$1`);
+      const yaml = learnedPolicy(rec, {
+        home: env.HOME,
+        cwd: env.CWD,
+        collapse: learn.collapse,
+        program,
+        comment: `learned by systrace -A on ${new Date().toISOString()} from: ${argv.join(' ')}`,
+      });
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      const tmp = `${file}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, yaml, { mode: 0o644, flag: 'wx' });
+      fs.renameSync(tmp, file);
+      const paths = [...rec.paths.values()].reduce((n, set) => n + set.size, 0);
+      written.push(`${file} (${rec.emulation}: ${rec.calls.size} calls, ${paths} paths, ${[...rec.sockaddrs.values()].reduce((n, s) => n + s.size, 0)} addresses)`);
+    });
+    report(`systrace: learned ${written.join('; ') || 'nothing'}${denied ? `; ${denied} calls denied by --within` : ''}`);
+  };
+  return { policies, record, finish };
 }
 
 export function describeError(e: unknown): { message: string; exitCode: number } {

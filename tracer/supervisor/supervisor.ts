@@ -56,6 +56,8 @@ export interface SupervisorOptions {
    * policy nor the single-thread check.
    */
   helperPid: number;
+  /** Learning: called with every permitted call before it is carried out. */
+  record?(emu: Emulation, view: CallView): void;
   /** Whether the policy permits this call whatever its arguments (the plan knows). */
   unconditional?(emu: Emulation, name: string): boolean;
 }
@@ -136,6 +138,7 @@ export class Supervisor {
     const verdict = decision.action.verdict;
     if (verdict.kind === 'permit') {
       if (decision.action.log) this.opts.report(this.line('permit', note, emu, name, prep, loaded, decision));
+      this.opts.record?.(emu, prep.view);
       let out: Outcome;
       try {
         out = prep.perform();

@@ -10,11 +10,15 @@ export function registerRun(program: Command): void {
     .description(
       'run CMD under its policy. Exit status: the program\'s own; 128+N if it died of signal N;\n' +
         '125 if systrace failed (bad policy, cannot start); 126 not executable; 127 not found.\n' +
-        'Interactive prompts (no -a) and learning (-A) are not available yet: without -a,\n' +
-        'systrace says so and enforces as with -a.',
+        'Interactive prompts are not available yet: without -a or -A, systrace says so and\n' +
+        'enforces as with -a.',
     )
     .argument('<cmd...>', 'the program and its arguments (put -- before them)')
     .option('-a', 'enforce: calls the policy does not permit are denied and logged', false)
+    .option('-A', 'learn: permit and record every call, then write a policy that permits exactly this run', false)
+    .option('-o <file>', 'where -A writes the policy (default ~/.systrace/<program>.yaml; never overwritten)')
+    .option('--within <file>', 'with -A: learn only inside this maximal policy; what it forbids is denied and reported', collect, [])
+    .option('--collapse <n>', 'with -A: more files than N in one directory become dir/* (default 5)')
     .option('-f <file>', 'policy file (YAML); once per emulation (linux, linux32)', collect, [])
     .option('-d <dir>', 'user policy directory instead of ~/.systrace')
     .option('-U', 'use global policies (/etc/systrace) only', false)
@@ -23,8 +27,17 @@ export function registerRun(program: Command): void {
     .option('-e', 'log denials to stderr (the default; kept for Systrace compatibility)', false)
     .option('-E <file>', 'also append the log to FILE')
     .passThroughOptions()
-    .action(async (cmd: string[], o: { a: boolean; f: string[]; d?: string; U: boolean; u: boolean; E?: string }) => {
-      if (!o.a) process.stderr.write('systrace: interactive prompts are not available yet: enforcing as with -a\n');
+    .action(async (cmd: string[], o: { a: boolean; A: boolean; o?: string; within: string[]; collapse?: string; f: string[]; d?: string; U: boolean; u: boolean; E?: string }) => {
+      if (o.a && o.A) {
+        process.stderr.write('systrace: -a (enforce) and -A (learn) exclude each other\n');
+        process.exit(125);
+      }
+      const collapse = o.collapse === undefined ? undefined : Number(o.collapse);
+      if (collapse !== undefined && !(Number.isInteger(collapse) && collapse >= 1)) {
+        process.stderr.write('systrace: --collapse takes a whole number of files, 1 or more\n');
+        process.exit(125);
+      }
+      if (!o.a && !o.A) process.stderr.write('systrace: interactive prompts are not available yet: enforcing as with -a\n');
       try {
         const status = await runConfined(cmd, {
           enforce: true,
@@ -34,6 +47,7 @@ export function registerRun(program: Command): void {
           aliases: !o.u,
           logStderr: true,
           logFile: o.E,
+          learn: o.A ? { output: o.o, within: o.within, collapse } : undefined,
         });
         process.exit(status);
       } catch (e) {

@@ -1,0 +1,89 @@
+// execve's path cannot be copied by the supervisor: a permitted execve is
+// let through (CONTINUE) and the kernel reads the path again from the
+// program's memory. That is exact only when no other task can write that
+// memory between the check and the exec, so systrace permits execve only
+// from a process's sole thread. exec-race tries to get a forbidden program
+// run by flipping the path from another thread:
+//   single   execve from one thread: the policy decides, as for any call;
+//   threads  execve from a multi-threaded process: denied outright (EPERM);
+//   vfork    a vfork child (one thread of its own) of a multi-threaded
+//            parent: shares the parent's memory, flipper included.
+// The forbidden program prints `forbidden`; it must never run.
+
+import t from 'tap';
+import { baseRules, fileIs, policyYaml } from '../helpers/policy.js';
+import { findDenial, runConfined, show } from '../helpers/systrace.js';
+import { fixture, integrationSkip, runUnpriv } from '../helpers/unpriv.js';
+
+const skip = integrationSkip();
+const THREAD_TRIES = 2000;
+const VFORK_TRIES = 300;
+
+/**
+ * Default deny, the base rules, and execve only of exec-race itself and
+ * ALLOWED. The base rules' `@default: permit` covers execve too (systemd's
+ * @default group holds it), and rules under a group count as the call's
+ * own, in file order, first match wins. So the execve rules go first and
+ * end in a catch-all deny; otherwise an execve they do not permit would
+ * fall through to @default's permit instead of to `default: deny`.
+ */
+function execPolicy(allowedProg: string): string {
+  const { execve: _base, ...base } = baseRules('linux');
+  const execve = [fileIs(fixture('exec-race'), 'permit'), fileIs(allowedProg, 'permit'), 'true then deny'];
+  return policyYaml({ bare: true, rules: { execve, ...base } });
+}
+
+t.test('single-threaded execve: the policy decides', { skip }, async t => {
+  const allowed = fixture('say-allowed');
+  const forbidden = fixture('say-forbids');
+  const policy = execPolicy(allowed);
+
+  const ok = await runConfined(t, policy, [fixture('exec-race'), 'single', allowed]);
+  t.equal(ok.stdout, 'allowed\n', `the permitted program runs\n${show(ok)}`);
+  t.equal(ok.code, 40, `with its own exit status\n${show(ok)}`);
+
+  const no = await runConfined(t, policy, [fixture('exec-race'), 'single', forbidden]);
+  t.equal(no.stdout, 'ERR EPERM\n', `the forbidden program is refused\n${show(no)}`);
+  t.equal(no.code, 0, show(no));
+  t.ok(findDenial(no.stderr, { syscall: 'execve', filename: forbidden }), `the denial is logged\n${no.stderr}`);
+});
+
+t.test(`threads: ${THREAD_TRIES} execs of a flipping path never run the forbidden program`, { skip }, async t => {
+  const allowed = fixture('say-allowed');
+  const forbidden = fixture('say-forbids');
+  const r = await runConfined(t, execPolicy(allowed),
+    [fixture('exec-race'), 'threads', allowed, forbidden, String(THREAD_TRIES)], { timeoutMs: 240_000 });
+  t.notMatch(r.stdout, /forbidden/, `the forbidden program never ran\n${show(r)}`);
+  const m = /^exec-failed=(\d+) eperm=(\d+)$/m.exec(r.stdout);
+  t.ok(m, `every execve failed and exec-race printed its counts\n${show(r)}`);
+  if (m === null)
+    return;
+  t.equal(Number(m[1]), THREAD_TRIES, 'every try accounted for');
+  t.equal(Number(m[2]), THREAD_TRIES, `every execve was refused with EPERM\n${show(r)}`);
+  t.match(r.stderr, /execve of \S+ cannot be checked race-free/,
+    `systrace says why an execve naming the permitted program was refused\n${show(r)}`);
+});
+
+t.test(`vfork: ${VFORK_TRIES} vfork children exec a flipping path, never the forbidden program`, { skip }, async t => {
+  const allowed = fixture('say-allowed');
+  const forbidden = fixture('say-forbids');
+  const r = await runConfined(t, execPolicy(allowed),
+    [fixture('exec-race'), 'vfork', allowed, forbidden, String(VFORK_TRIES)], { timeoutMs: 240_000 });
+  const m = /^allowed-runs=(\d+) forbidden-runs=(\d+) exec-failed=(\d+) eperm=(\d+)(.*)$/m.exec(r.stdout);
+  t.ok(m, `exec-race printed its counts\n${show(r)}`);
+  t.notMatch(r.stdout, /^forbidden$/m, `the forbidden program never ran\n${show(r)}`);
+  if (m === null)
+    return;
+  t.equal(Number(m[2]), 0, `no vfork child ran the forbidden program\n${show(r)}`);
+  t.equal(Number(m[1]) + Number(m[2]) + Number(m[3]), VFORK_TRIES, `every try accounted for\n${show(r)}`);
+  t.comment(`allowed-runs=${m[1]} exec-failed=${m[3]} eperm=${m[4]}`);
+});
+
+t.test('control: without systrace the vfork race does run the forbidden program', { skip }, async t => {
+  const r = await runUnpriv([fixture('exec-race'), 'vfork', fixture('say-allowed'), fixture('say-forbids'),
+    String(VFORK_TRIES)]);
+  const m = /^allowed-runs=(\d+) forbidden-runs=(\d+)/m.exec(r.stdout);
+  t.ok(m, show(r));
+  if (m !== null)
+    t.ok(Number(m[2]) > 0, `the flipper wins sometimes: the confined run above proves something\n${show(r)}`);
+});
