@@ -373,6 +373,9 @@ export interface RunResult {
   stderr: string;
 }
 
+/** The most of each output stream a run keeps (16 MiB). */
+const MAX_CAPTURE = 16 << 20;
+
 export const defaultEnv: NodeJS.ProcessEnv = {
   PATH: '/usr/local/bin:/usr/bin:/bin',
   HOME: '/nonexistent',
@@ -401,8 +404,12 @@ export function runUnpriv(cmd: string[], opts: RunOptions = {}): Promise<RunResu
     let stderr = '';
     let timedOut = false;
     let settled = false;
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    // Bounded: a confined program looping on a denied call must not take
+    // the test runner down with it (a string has a maximum length).
+    const cap = (have: string, more: string): string =>
+      have.length >= MAX_CAPTURE ? have : have + more.slice(0, MAX_CAPTURE - have.length);
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout = cap(stdout, s); });
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr = cap(stderr, s); });
     if (opts.input !== undefined) {
       child.stdin!.on('error', () => { /* EPIPE: the program did not read it all */ });
       child.stdin!.end(opts.input);

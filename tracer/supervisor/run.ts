@@ -16,6 +16,7 @@ import { emptyRecording, learnedPolicy, record as recordCall, type Recording } f
 import { aliasOf } from '../policy/aliases.js';
 import type { CallView } from '../engine/decide.js';
 import { startConfined } from './spawn.js';
+import { RepeatFilter } from './repeats.js';
 import { Supervisor, type Loaded } from './supervisor.js';
 
 export interface RunOptions {
@@ -116,10 +117,11 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
 
   let logFd: number | undefined;
   if (opts.logFile) logFd = fs.openSync(opts.logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
-  const report = (line: string): void => {
+  const repeats = new RepeatFilter(line => {
     if (opts.logStderr) process.stderr.write(line + '\n');
     if (logFd !== undefined) fs.writeSync(logFd, line + '\n');
-  };
+  });
+  const report = (line: string): void => repeats.line(line);
 
   // The supervisor creates files with the target's umask, applied by hand.
   n.setUmask(0);
@@ -164,8 +166,9 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   await allGone;
   listener.stop();
   n.closeFd(confined.listenerFd);
-  if (logFd !== undefined) fs.closeSync(logFd);
   if (learning) learning.finish(report, supervisor.stats.denied);
+  repeats.flush();
+  if (logFd !== undefined) fs.closeSync(logFd);
   return status;
 }
 

@@ -1,5 +1,10 @@
-// `systrace policy show|lint FILE`: what the engine and the kernel will enforce.
+// `systrace policy show|lint|import|explain`: what the engine and the kernel
+// will enforce, what a policy gets wrong, classic policies, one call's verdict.
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { importClassicPolicy } from '../../policy/import.js';
+import { formatFinding, lintPolicy } from '../../policy/lint.js';
+import { ExplainError, explainCall } from '../../policy/explain.js';
 import { loadPolicyFileSync } from '../../policy/load.js';
 import { PolicyError } from '../../policy/parse.js';
 import { compile } from '../../policy/compile.js';
@@ -40,23 +45,71 @@ export function registerPolicy(program: Command): void {
     });
   policy
     .command('lint')
-    .description('check a policy: syntax, system calls, translators, regular expressions, errno names')
+    .description('check a policy: syntax, rules that can never match, rules that permit too much, unanchored re')
     .argument('<file...>', 'policy files (YAML)')
     .action((files: string[]) => {
-      let bad = 0;
+      // Exit 1 if any error (a policy that does not load is one), 0 with warnings only.
+      let errors = 0;
       for (const file of files) {
         try {
-          loadPolicyFileSync(file, policyEnv());
+          for (const f of lintPolicy(loadPolicyFileSync(file, policyEnv()))) {
+            if (f.severity === 'error') errors++;
+            process.stdout.write(`${formatFinding(f)}\n`);
+          }
         } catch (e) {
-          bad++;
-          process.stderr.write(`${e instanceof PolicyError ? e.message : `systrace: ${(e as Error).message}`}\n`);
+          errors++;
+          if (e instanceof PolicyError) for (const x of e.errors) process.stderr.write(`${x.file}:${x.line}:${x.col}: error: ${x.reason}\n`);
+          else process.stderr.write(`systrace: ${(e as Error).message}\n`);
         }
       }
-      process.exitCode = bad ? 1 : 0;
+      process.exitCode = errors ? 1 : 0;
+    });
+  policy
+    .command('import')
+    .description('convert a classic Systrace policy to YAML; lines that cannot be mapped are reported and left out (exit 1)')
+    .argument('<file>', 'classic Systrace policy or template')
+    .option('-o <out>', 'write the YAML here instead of stdout')
+    .action((file: string, opts: { o?: string }) => {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        process.stderr.write(`systrace: ${file}: ${(e as Error).message}\n`);
+        process.exit(125);
+      }
+      const r = importClassicPolicy(text, file);
+      try {
+        if (opts.o) writeFileSync(opts.o, r.yaml);
+        else process.stdout.write(r.yaml);
+      } catch (e) {
+        process.stderr.write(`systrace: ${opts.o}: ${(e as Error).message}\n`);
+        process.exit(125);
+      }
+      for (const p of r.problems) process.stderr.write(`${file}:${p.line}: ${p.reason}\n`);
+      process.exitCode = r.problems.length ? 1 : 0;
+    });
+  policy
+    .command('explain')
+    .description('which rule decides a call, and why: explain FILE -- CALL [ARG...] (e.g. -- openat /etc/passwd O_RDONLY)')
+    .argument('<file>', 'policy file (YAML)')
+    .argument('<call>', 'system call (or fsread / fswrite with a path)')
+    .argument('[args...]', 'paths, addresses (inet-[127.0.0.1]:80), O_* flags, signal names, numbers, or translator=value')
+    .option('-a', 'as under enforcement (ask becomes deny)', false)
+    .option('-u', 'as with run -u: aliases off', false)
+    .action((file: string, call: string, args: string[], opts: { a: boolean; u: boolean }) => {
+      try {
+        const env = policyEnv();
+        const p = loadPolicyFileSync(file, env);
+        const x = explainCall(p, [call, ...args], { enforce: opts.a, aliases: !opts.u, user: currentUser(), cwd: env.CWD });
+        process.stdout.write(x.lines.join('\n') + '\n');
+      } catch (e) {
+        fail(e);
+      }
     });
 }
 
 function fail(e: unknown): never {
-  process.stderr.write(e instanceof PolicyError ? `${e.message}\n` : `systrace: ${(e as Error).message}\n`);
+  const msg = e instanceof PolicyError ? e.message : e instanceof ExplainError ? `systrace: explain: ${e.message}` : `systrace: ${(e as Error).message}`;
+  process.stderr.write(`${msg}\n`);
   process.exit(125);
 }
