@@ -52,6 +52,7 @@ export interface Explanation {
 /** A word that cannot be read as an argument of the call. */
 export class ExplainError extends Error {
   readonly code = 'EEXPLAIN' as const;
+  override readonly name = 'ExplainError';
 }
 
 const STRING_KINDS: readonly ArgKind[] = ['path', 'linkname', 'sockaddr'];
@@ -271,11 +272,12 @@ export function explainCall(policy: Policy, words: readonly string[], opts: Expl
   let action = decision.action;
   // The kernel's fixed answers come before the engine for exit and the escape calls.
   const fixed = placement.target === 'kernel' && !placement.rules ? kernelVerdict(placement.action) : undefined;
-  const overridden = fixed !== undefined && !sameVerdict(fixed, decision.action) && /always permitted|escapes/.test(placement.why);
+  const overridden = fixed !== undefined && /always permitted|escapes/.test(placement.why);
   if (overridden) action = fixed;
   lines.push(`decision:  ${showAction(action)}`);
   if (overridden) {
-    lines.push(`rule:      none: ${placement.why} (the rules alone would say ${showAction(decision.action)})`);
+    const alone = sameVerdict(fixed, decision.action) ? '' : ` (the rules alone would say ${showAction(decision.action)})`;
+    lines.push(`rule:      none: ${call.syscall} ${placement.why === 'always permitted' ? 'is always permitted' : 'escapes the filter: denied unless the policy names it'}${alone}`);
   } else if (decision.rule) {
     const r = decision.rule;
     const under =

@@ -165,10 +165,14 @@ function deadAliasRules(policy: Policy, alias: Alias, own: (name: string) => Key
   });
   const first = list[0];
   if (first && decidedFirst.size > 0 && decidedFirst.size < members.length) {
-    const byRule = new Map<Keyed, string[]>();
-    for (const [m, k] of decidedFirst) byRule.set(k, [...(byRule.get(k) ?? []), m]);
+    const byRule = new Map<Rule, { k: Keyed; calls: string[] }>();
+    for (const [m, k] of decidedFirst) {
+      const e = byRule.get(k.rule) ?? { k, calls: [] };
+      e.calls.push(m);
+      byRule.set(k.rule, e);
+    }
     const list = (calls: string[]): string => (calls.length > 6 ? `${calls.slice(0, 6).join(', ')} and ${calls.length - 6} more` : calls.join(', '));
-    const parts = [...byRule].map(([k, calls]) => `${list(calls)} (decided first by ${where(k)})`);
+    const parts = [...byRule.values()].map(({ k, calls }) => `${list(calls)} (decided first by ${where(k)})`);
     add(first.rule.pos, 'warning', `rules under ${alias} never apply to ${parts.join('; ')}: a call's own rules, @groups included, come before its alias`);
   }
 }

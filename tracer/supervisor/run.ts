@@ -17,6 +17,7 @@ import { aliasOf } from '../policy/aliases.js';
 import type { CallView } from '../engine/decide.js';
 import { startConfined } from './spawn.js';
 import { RepeatFilter } from './repeats.js';
+import { TerminalAsker } from './prompt.js';
 import { Supervisor, type Loaded } from './supervisor.js';
 
 export interface RunOptions {
@@ -83,7 +84,7 @@ export function findProgram(cmd: string): string {
 }
 
 /** -f files, or Systrace's lookup: ~/.systrace (or -d DIR), then /etc/systrace. */
-function policyFilesFor(program: string, opts: RunOptions): string[] {
+function policyFilesFor(program: string, opts: RunOptions, mayCreate = false): string[] {
   if (opts.policyFiles.length > 0) return opts.policyFiles;
   const name = `${mangleProgramName(fs.realpathSync(program))}.yaml`;
   const dirs = [];
@@ -93,25 +94,44 @@ function policyFilesFor(program: string, opts: RunOptions): string[] {
     const f = path.join(d, name);
     if (fs.existsSync(f)) return [f];
   }
+  // Interactive: start from nothing; the first "always" answer writes it.
+  if (mayCreate) return [path.join(dirs[0]!, name)];
   throw new RunError(`no policy for ${program}: looked for ${dirs.map(d => path.join(d, name)).join(' and ')} (give one with -f)`, EXIT_FAILED);
 }
 
 export async function runConfined(argv: string[], opts: RunOptions): Promise<number> {
+  let reportLine: (line: string) => void = line => process.stderr.write(line + '\n');
   if (argv.length === 0) throw new RunError('no program given (systrace run [options] -- CMD [ARG...])', EXIT_FAILED);
   const program = findProgram(argv[0]!);
   const env = policyEnv();
   const user = currentUser();
   const learning = opts.learn ? startLearning(program, argv, opts.learn, env) : undefined;
-  const policies: Policy[] = learning ? learning.policies : policyFilesFor(program, opts).map(f => loadPolicyFileSync(f, env));
+  // Interactive unless -a or -A: questions go to the controlling terminal.
+  let enforce = opts.enforce || learning !== undefined;
+  let supervisorRef: Supervisor | undefined;
+  let asker: TerminalAsker | undefined;
+  const report = (line: string): void => reportLine(line);
+  if (!enforce) {
+    asker = TerminalAsker.open({ env, program, report, reload: (emu, p) => supervisorRef?.reload(emu, p) });
+    if (!asker) {
+      process.stderr.write('systrace: no terminal to ask on: enforcing as with -a\n');
+      enforce = true;
+    }
+  }
+  const policies: Policy[] = learning
+    ? learning.policies
+    : policyFilesFor(program, opts, asker !== undefined).map(f =>
+        fs.existsSync(f) ? loadPolicyFileSync(f, env) : { file: f, program, emulation: 'linux', default: 'ask', rules: new Map() },
+      );
   const plan = compile(policies, {
-    enforce: opts.enforce,
+    enforce,
     aliases: opts.aliases,
     user,
     reportDefaultDenials: true,
     notifyAll: learning !== undefined,
   });
   const loaded = new Map<Emulation, Loaded>();
-  for (const p of policies) loaded.set(p.emulation, { policy: p, prepared: prepare(p, { enforce: opts.enforce, aliases: opts.aliases }) });
+  for (const p of policies) loaded.set(p.emulation, { policy: p, prepared: prepare(p, { enforce, aliases: opts.aliases }) });
   const n = native();
   const { bpf } = n.filterBuild(plan.filter);
 
@@ -121,7 +141,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     if (opts.logStderr) process.stderr.write(line + '\n');
     if (logFd !== undefined) fs.writeSync(logFd, line + '\n');
   });
-  const report = (line: string): void => repeats.line(line);
+  reportLine = line => repeats.line(line);
 
   // The supervisor creates files with the target's umask, applied by hand.
   n.setUmask(0);
@@ -133,11 +153,13 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     user,
     helperPid: confined.child.pid ?? -1,
     record: learning?.record,
+    asker,
     unconditional: (emu, name) => {
       const place = plan.arches.find(a => a.emulation === emu)?.calls.get(name);
       return place?.target === 'kernel' && !place.rules && place.action === SECCOMP_RET.ALLOW;
     },
   });
+  supervisorRef = supervisor;
   const flags = n.notifySetFlags(confined.listenerFd, n.SYNC_WAKE_UP);
   if (flags < 0 && flags !== -22) report(`systrace: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable (${flags})`);
 
@@ -167,6 +189,11 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   listener.stop();
   n.closeFd(confined.listenerFd);
   if (learning) learning.finish(report, supervisor.stats.denied);
+  if (asker) {
+    asker.close();
+    const files = [...asker.files];
+    report(`systrace: ${supervisor.stats.notifications} calls seen, ${asker.stats.asked} asked, ${asker.stats.rulesWritten} rules written${files.length ? ` to ${files.join(', ')}` : ''}, ${supervisor.stats.denied} denied`);
+  }
   repeats.flush();
   if (logFd !== undefined) fs.closeSync(logFd);
   return status;

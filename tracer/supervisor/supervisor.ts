@@ -11,7 +11,9 @@ import fs from 'node:fs';
 import type { Emulation, Policy } from '../policy/types.js';
 import { syscallName } from '../policy/syscalls.js';
 import { ERRNOS } from '../policy/errno-table.js';
-import { decide, type CallView, type Decision, type PreparedPolicy } from '../engine/decide.js';
+import { decide, prepare, type CallView, type Decision, type PreparedPolicy } from '../engine/decide.js';
+import { aliasOf } from '../policy/aliases.js';
+import type { Question } from './prompt.js';
 import { native, type Notification } from '../native.js';
 import { formatSockaddr } from './sockaddr.js';
 
@@ -56,6 +58,8 @@ export interface SupervisorOptions {
    * policy nor the single-thread check.
    */
   helperPid: number;
+  /** Interactive mode: where `ask` decisions go (without it they are denials). */
+  asker?: { enqueue(q: Question): void };
   /** Learning: called with every permitted call before it is carried out. */
   record?(emu: Emulation, view: CallView): void;
   /** Whether the policy permits this call whatever its arguments (the plan knows). */
@@ -134,7 +138,11 @@ export class Supervisor {
       this.answer(note, fail(prep));
       return;
     }
-    const decision = decide(loaded.prepared, prep.view);
+    this.carryOut(note, emu, name, prep, loaded, decide(loaded.prepared, prep.view));
+  }
+
+  /** Does what was decided: perform a permit, refuse a denial, or ask the user. */
+  private carryOut(note: Notification, emu: Emulation, name: string, prep: Prepared, loaded: Loaded, decision: Decision): void {
     const verdict = decision.action.verdict;
     if (verdict.kind === 'permit') {
       if (decision.action.log) this.opts.report(this.line('permit', note, emu, name, prep, loaded, decision));
@@ -149,7 +157,11 @@ export class Supervisor {
       this.answer(note, out);
       return;
     }
-    // deny, kill, and ask (which -a has turned into deny already)
+    if (verdict.kind === 'ask' && this.opts.asker) {
+      this.ask(note, emu, name, prep, loaded, decision);
+      return;
+    }
+    // deny, kill, and ask without anyone to ask (-a has turned it into deny already)
     this.stats.denied++;
     const errno = verdict.kind === 'deny' ? verdict.errno : 'EPERM';
     this.opts.report(this.line('deny', note, emu, name, prep, loaded, decision, errno));
@@ -163,6 +175,54 @@ export class Supervisor {
     this.answer(note, fail(-errnoOf(errno)));
   }
 
+  /**
+   * The thread waits (its call unanswered) while the user decides; every
+   * other notification goes on being handled meanwhile.
+   */
+  private ask(note: Notification, emu: Emulation, name: string, prep: Prepared, loaded: Loaded, decision: Decision): void {
+    const aliases = loaded.prepared.options.aliases;
+    const key = (aliases && aliasOf(emu, prep.view.syscall, prep.view.args, prep.view.openHowFlags)) || prep.view.syscall;
+    const alias = key !== prep.view.syscall ? ` [${key}]` : '';
+    const q: Question = {
+      line: this.line('ask', note, emu, name, prep, loaded, decision).replace(/, rule: .*$/, '').replace(`(${note.nr})`, `(${note.nr})${alias}`),
+      emulation: emu,
+      view: prep.view,
+      decision,
+      key,
+      policyFile: loaded.policy.file,
+      redecide: () => {
+        if (!this.n.notifyIdValid(this.opts.listenerFd, note.id)) return false;
+        const current = this.opts.policies.get(emu) ?? loaded;
+        const d = decide(current.prepared, prep.view);
+        if (d.action.verdict.kind === 'ask') {
+          q.decision = d;
+          return true;
+        }
+        this.carryOut(note, emu, name, prep, current, d);
+        return false;
+      },
+      settle: answer => {
+        if (!this.n.notifyIdValid(this.opts.listenerFd, note.id)) return;
+        const current = this.opts.policies.get(emu) ?? loaded;
+        const action: Decision['action'] =
+          answer.kind === 'permit'
+            ? { verdict: { kind: 'permit' }, log: false }
+            : answer.kind === 'kill'
+              ? { verdict: { kind: 'kill' }, log: true }
+              : { verdict: { kind: 'deny', errno: answer.errno }, log: true };
+        this.carryOut(note, emu, name, prep, current, { action, via: 'default' });
+      },
+    };
+    this.opts.asker!.enqueue(q);
+  }
+
+  /** After an "always" answer: the policy as the file now says. */
+  reload(emu: Emulation, policy: Policy): void {
+    const old = this.opts.policies.get(emu);
+    if (!old) return;
+    this.opts.policies.set(emu, { policy, prepared: prepare(policy, old.prepared.options) });
+  }
+
   private answer(note: Notification, out: Outcome): void {
     if (out === 'answered') return;
     const fd = this.opts.listenerFd;
@@ -172,7 +232,7 @@ export class Supervisor {
   }
 
   private line(
-    what: 'deny' | 'permit',
+    what: 'deny' | 'permit' | 'ask',
     note: Notification,
     emu: Emulation,
     name: string,

@@ -10,8 +10,9 @@ export function registerRun(program: Command): void {
     .description(
       'run CMD under its policy. Exit status: the program\'s own; 128+N if it died of signal N;\n' +
         '125 if systrace failed (bad policy, cannot start); 126 not executable; 127 not found.\n' +
-        'Interactive prompts are not available yet: without -a or -A, systrace says so and\n' +
-        'enforces as with -a.',
+        'Without -a or -A, a call the policy does not cover is asked about on the terminal\n' +
+        '(/dev/tty), and "always" answers are saved to the policy; with no terminal, systrace\n' +
+        'says so and enforces as with -a.',
     )
     .argument('<cmd...>', 'the program and its arguments (put -- before them)')
     .option('-a', 'enforce: calls the policy does not permit are denied and logged', false)
@@ -37,10 +38,9 @@ export function registerRun(program: Command): void {
         process.stderr.write('systrace: --collapse takes a whole number of files, 1 or more\n');
         process.exit(125);
       }
-      if (!o.a && !o.A) process.stderr.write('systrace: interactive prompts are not available yet: enforcing as with -a\n');
       try {
         const status = await runConfined(cmd, {
-          enforce: true,
+          enforce: o.a,
           policyFiles: o.f,
           policyDir: o.d,
           globalOnly: o.U,
