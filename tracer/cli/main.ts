@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerRun } from './commands/run.js';
 import { registerPolicy } from './commands/policy.js';
+import { registerMerge } from './commands/merge.js';
 
 const program = new Command();
 program
@@ -22,5 +23,6 @@ program
 
 registerRun(program);
 registerPolicy(program);
+registerMerge(program.commands.find(c => c.name() === 'policy')!);
 
 await program.parseAsync(process.argv);
