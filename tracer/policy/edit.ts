@@ -18,9 +18,36 @@ export interface NewRule {
 
 const UNCONDITIONAL = /^(permit|deny|deny\[[a-z0-9]+\]|ask|kill|elevate)(\s+log)?$/i;
 
-/** A YAML document for a policy that does not exist yet. */
+/**
+ * A policy that does not exist yet: what every program does before its
+ * first line of its own (start, load its libraries, manage memory and
+ * signals) is permitted, so that the questions are about the program.
+ * execve comes first and asks: running another program is worth a question.
+ */
 export function newPolicyText(program: string, emulation: string): string {
-  return `# Written by systrace from answers given at its prompt.\npolicy: ${JSON.stringify(program)}\nemulation: ${emulation}\ndefault: ask\nrules:\n`;
+  const wide = emulation === 'linux';
+  return `# Written by systrace from answers given at its prompt.
+policy: ${JSON.stringify(program)}
+emulation: ${emulation}
+default: ask
+rules:
+  execve: ask
+  "@default": permit       # exit, memory, clocks, futex, getpid ...
+  "@basic-io": permit      # read, write, close, lseek, dup ...
+  "@signal": permit
+  ${wide ? 'fstat' : 'fstat64'}: permit
+  fcntl${wide ? '' : '64'}: permit
+  ioctl: permit
+  getcwd: permit
+  uname: permit
+  fsread:                  # the loader and libc's own files
+    - filename inpath "/usr/lib" then permit
+    - filename inpath "/lib" then permit
+    - filename eq "/etc/ld.so.cache" then permit
+    - filename eq "/etc/ld.so.preload" then permit
+    - filename eq "/etc/locale.alias" then permit
+    - filename inpath "/usr/share/locale" then permit
+`;
 }
 
 export function addRule(text: string, add: NewRule): string {

@@ -11,7 +11,8 @@ import { compile, SECCOMP_RET } from '../policy/compile.js';
 import { prepare } from '../engine/decide.js';
 import { native } from '../native.js';
 import { currentUser, policyEnv } from '../cli/policy-env.js';
-import type { PolicyEnv } from '../policy/parse.js';
+import { parsePolicy, type PolicyEnv } from '../policy/parse.js';
+import { newPolicyText } from '../policy/edit.js';
 import { emptyRecording, learnedPolicy, record as recordCall, type Recording } from '../policy/learn.js';
 import { aliasOf } from '../policy/aliases.js';
 import type { CallView } from '../engine/decide.js';
@@ -121,7 +122,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   const policies: Policy[] = learning
     ? learning.policies
     : policyFilesFor(program, opts, asker !== undefined).map(f =>
-        fs.existsSync(f) ? loadPolicyFileSync(f, env) : { file: f, program, emulation: 'linux', default: 'ask', rules: new Map() },
+        fs.existsSync(f) ? loadPolicyFileSync(f, env) : parsePolicy(newPolicyText(program, 'linux'), f, env),
       );
   const plan = compile(policies, {
     enforce,

@@ -84,6 +84,8 @@ interface Prepared {
   shown: string;
   /** Performs a permitted call; returns [value, -errno]. */
   perform(): Outcome;
+  /** The exec helper's execve of the program itself. */
+  helperExec?: boolean;
 }
 
 type Outcome = { val: bigint; error: number } | 'continue' | 'answered';
@@ -158,6 +160,11 @@ export class Supervisor {
       return;
     }
     if (verdict.kind === 'ask' && this.opts.asker) {
+      if (prep.helperExec) {
+        // The program the user asked to run: its start is not a question.
+        this.carryOut(note, emu, name, prep, loaded, { action: { verdict: { kind: 'permit' }, log: false }, via: 'default' });
+        return;
+      }
       this.ask(note, emu, name, prep, loaded, decision);
       return;
     }
@@ -695,6 +702,7 @@ export class Supervisor {
     return {
       view,
       shown: `filename: ${norm.shown}`,
+      helperExec,
       perform: () => {
         if (norm.path === undefined) return fail(norm.errno ?? -errnoOf('ENOENT'));
         const race = helperExec ? undefined : this.pathRace(note.pid, addr, Buffer.byteLength(raw) + 1);
