@@ -59,5 +59,7 @@ t.test('a policy made from nothing', async t => {
   const p = parsePolicy(out, 'p.yaml', env);
   t.equal(p.default, 'ask');
   t.equal(p.program, '/bin/cat');
-  t.equal(p.rules.get('fsread')![0]!.text, 'filename eq "/etc/hostname" then permit');
+  t.equal(p.rules.get('fsread')!.at(-1)!.text, 'filename eq "/etc/hostname" then permit');
+  t.equal(p.rules.get('execve')![0]!.action.verdict.kind, 'ask', 'running another program is asked about');
+  t.equal(p.rules.get('@basic-io')![0]!.action.verdict.kind, 'permit', 'the basics are not');
 });

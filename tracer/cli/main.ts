@@ -5,6 +5,12 @@ import { registerRun } from './commands/run.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerMerge } from './commands/merge.js';
 
+// Output piped into `head` that stops reading is not an error of ours.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('systrace')
