@@ -15,8 +15,9 @@ t.test('generalisation of paths', async t => {
     ['home and cwd become variables', ['/home/u/.rc', '/home/u/proj/x'], 'fsread', ['filename eq "$HOME/.rc"', 'filename eq "$CWD/x"']],
     // Random parts become expressions confined to their component: a glob's
     // * would cross '/' and grant everything below a temp directory.
-    ['python temp names', ['/tmp/tmpa1b2c3d4'], 'fswrite', ['filename re "^/tmp/tmp[^/]*$"']],
-    ['mkstemp names', ['/tmp/build-Xa9kQz'], 'fswrite', ['filename re "^/tmp/build-[^/]*$"']],
+    ['python temp names', ['/tmp/tmpa1b2c3d4'], 'fswrite', ['filename re "^/tmp/tmp[a-z0-9_]{8}$"']],
+    ['python\'s probe of the temp directory', ['/tmp/k2j3h4_a'], 'fswrite', ['filename re "^/tmp/[a-z0-9_]{8}$"']],
+    ['mkstemp names', ['/tmp/build-Xa9kQz'], 'fswrite', ['filename re "^/tmp/build-[A-Za-z0-9]{6}$"']],
     ['random parts elsewhere', ['/home/u/.cache/app/9fK2x7Qa/data'], 'fswrite', ['filename re "^$HOME/\\\\.cache/app/[^/]*/data$"']],
     ['versions are not random', ['/opt/app-1.2.3/lib'], 'fsread', ['filename eq "/opt/app-1.2.3/lib"']],
     ['glob characters in names are escaped', ['/srv/a*b/1', '/srv/a*b/2', '/srv/a*b/3', '/srv/a*b/4', '/srv/a*b/5', '/srv/a*b/6'], 'fsread', ['filename match "/srv/a\\\\*b/*"']],

@@ -382,6 +382,13 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
           : emu === 'linux' && name === 'execve'
             ? { target: 'user', why: 'the exec helper\'s own execve of the program; ENOSYS after' }
             : { target: 'kernel', action: def, why: `no ${emu} policy` };
+      } else if (emu === 'linux' && name === 'execve' && !opts.notifyAll) {
+        // The exec helper's execve of the program must reach the supervisor,
+        // which lets it through whatever the policy says of execve.
+        place = placeCall(emu, name, nr, rulesForCall(policy, name, opts.aliases), policy, opts, def, filterDefault);
+        if (place.target === 'kernel' && place.action !== SECCOMP_RET.ALLOW) {
+          place = { target: 'user', why: `${place.why}; the program's own start is let through` };
+        }
       } else {
         place = placeCall(emu, name, nr, rulesForCall(policy, name, opts.aliases), policy, opts, def, filterDefault);
         if (opts.notifyAll && !ALWAYS_PERMITTED.includes(name) && !(place.target === 'kernel' && place.why.startsWith('escapes'))) {

@@ -122,7 +122,9 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   const policies: Policy[] = learning
     ? learning.policies
     : policyFilesFor(program, opts, asker !== undefined).map(f =>
-        fs.existsSync(f) ? loadPolicyFileSync(f, env) : parsePolicy(newPolicyText(program, 'linux'), f, env),
+        // Only a looked-up policy may not exist yet (interactive mode starts
+        // one); a file named with -f must exist.
+        opts.policyFiles.length === 0 && !fs.existsSync(f) ? parsePolicy(newPolicyText(program, 'linux'), f, env) : loadPolicyFileSync(f, env),
       );
   const plan = compile(policies, {
     enforce,
@@ -218,11 +220,9 @@ function startLearning(program: string, argv: string[], learn: NonNullable<RunOp
     }
   }
   const recordings = new Map<Emulation, Recording>();
-  let helperExecSeen = false;
   const record = (emu: Emulation, view: CallView): void => {
     let rec = recordings.get(emu);
     if (!rec) recordings.set(emu, (rec = emptyRecording(emu)));
-    if (emu === 'linux' && !helperExecSeen && view.syscall === 'execve') helperExecSeen = true;
     recordCall(rec, view, aliasOf(emu, view.syscall, view.args, view.openHowFlags));
   };
   const finish = (report: (line: string) => void, denied: number): void => {

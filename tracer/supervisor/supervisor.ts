@@ -52,10 +52,8 @@ export interface SupervisorOptions {
   report(line: string): void;
   user: { uid: number; gid: number; name: string; groups: string[] };
   /**
-   * The exec helper: its one execve (of the program) is ours. It is a
-   * 64-bit call even for an i386 program, and the helper has a second,
-   * paused thread that touches no memory, so it needs neither a `linux`
-   * policy nor the single-thread check.
+   * The exec helper: its one execve (of the program) is ours, a 64-bit
+   * call even for an i386 program, and is not the policy's to decide.
    */
   helperPid: number;
   /** Interactive mode: where `ask` decisions go (without it they are denials). */
@@ -84,8 +82,6 @@ interface Prepared {
   shown: string;
   /** Performs a permitted call; returns [value, -errno]. */
   perform(): Outcome;
-  /** The exec helper's execve of the program itself. */
-  helperExec?: boolean;
 }
 
 type Outcome = { val: bigint; error: number } | 'continue' | 'answered';
@@ -102,8 +98,6 @@ export class Supervisor {
   /** Notified calls decided and not answered yet (asked users, later). */
   stats = { notifications: 0, denied: 0 };
   private helperExeced = false;
-  /** Set while the helper's own execve is being decided by the linux policy. */
-  private helperExecing = false;
 
   constructor(private readonly opts: SupervisorOptions) {}
 
@@ -112,14 +106,14 @@ export class Supervisor {
     const emu: Emulation | undefined =
       note.arch === AUDIT_ARCH_X86_64 ? 'linux' : note.arch === AUDIT_ARCH_I386 ? 'linux32' : undefined;
     const name = emu && syscallName(emu, note.nr);
-    // The helper execs from its worker thread: its tid is not the helper's pid.
+    // The exec helper's execve of the program is the command the user ran:
+    // as in Systrace, a program's policy governs what it does once it runs,
+    // not its own start (its parent's policy would). The helper execs from
+    // its worker thread, so its tid is not the helper's pid.
     if (!this.helperExeced && emu === 'linux' && name === 'execve' && this.tgid(note.pid) === this.opts.helperPid) {
       this.helperExeced = true;
-      if (!this.opts.policies.get('linux')) {
-        this.answer(note, 'continue');
-        return;
-      }
-      this.helperExecing = true;
+      this.answer(note, 'continue');
+      return;
     }
     const loaded = emu && this.opts.policies.get(emu);
     if (!emu || !loaded || !name) {
@@ -148,6 +142,11 @@ export class Supervisor {
     const verdict = decision.action.verdict;
     if (verdict.kind === 'permit') {
       if (decision.action.log) this.opts.report(this.line('permit', note, emu, name, prep, loaded, decision));
+      if (decision.action.asUser && decision.rule) {
+        // Elevation needs the root broker (not built yet): the call is
+        // carried out with the program's own rights, and that is said.
+        this.opts.report(`systrace: ${decision.rule.pos.file}:${decision.rule.pos.line}: "as ${decision.action.asUser.user}" needs the root broker, which this version does not have: ${name} performed as ${this.opts.user.name}`);
+      }
       this.opts.record?.(emu, prep.view);
       let out: Outcome;
       try {
@@ -160,11 +159,6 @@ export class Supervisor {
       return;
     }
     if (verdict.kind === 'ask' && this.opts.asker) {
-      if (prep.helperExec) {
-        // The program the user asked to run: its start is not a question.
-        this.carryOut(note, emu, name, prep, loaded, { action: { verdict: { kind: 'permit' }, log: false }, via: 'default' });
-        return;
-      }
       this.ask(note, emu, name, prep, loaded, decision);
       return;
     }
@@ -692,8 +686,6 @@ export class Supervisor {
    * check and the kernel's read (see execRace).
    */
   private exec(note: Notification, view: CallView, dirfd: number, addr: bigint, flags: number): Prepared | number {
-    const helperExec = this.helperExecing;
-    this.helperExecing = false;
     const raw = this.readPath(note, addr);
     if (typeof raw === 'number') return raw;
     if (raw === '' && flags & AT_EMPTY_PATH) return -errnoOf('EPERM');
@@ -702,10 +694,9 @@ export class Supervisor {
     return {
       view,
       shown: `filename: ${norm.shown}`,
-      helperExec,
       perform: () => {
         if (norm.path === undefined) return fail(norm.errno ?? -errnoOf('ENOENT'));
-        const race = helperExec ? undefined : this.pathRace(note.pid, addr, Buffer.byteLength(raw) + 1);
+        const race = this.pathRace(note.pid, addr, Buffer.byteLength(raw) + 1);
         if (race) {
           this.opts.report(`systrace: execve of ${norm.shown} cannot be checked race-free (${race}): denied (pid ${note.pid})`);
           return fail(-errnoOf('EPERM'));

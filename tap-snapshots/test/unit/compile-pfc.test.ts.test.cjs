@@ -68,6 +68,9 @@ if ($arch == 3221225534)
   # filter for syscall "exit" (60) [priority: 65535]
   if ($syscall == 60)
     action ALLOW;
+  # filter for syscall "execve" (59) [priority: 65535]
+  if ($syscall == 59)
+    action 0x7fc00000;
   # filter for syscall "vfork" (58) [priority: 65535]
   if ($syscall == 58)
     action ALLOW;
