@@ -364,6 +364,12 @@ export interface RunOptions {
   cwd?: string;
   /** Called with the pid of the setpriv process once it is running. */
   onSpawn?: (pid: number) => void;
+  /**
+   * Conversation: called with all stdout so far after each chunk, and a
+   * function that writes to stdin (which stays open until the run ends).
+   * Excludes `input`.
+   */
+  interact?: (stdoutSoFar: string, write: (text: string) => void) => void;
 }
 
 export interface RunResult {
@@ -398,7 +404,7 @@ export function runUnpriv(cmd: string[], opts: RunOptions = {}): Promise<RunResu
     const child = spawn('setpriv', argv, {
       cwd: opts.cwd ?? '/',
       detached: true, // its own process group, so the whole tree can be killed
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined && opts.interact === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
@@ -408,7 +414,12 @@ export function runUnpriv(cmd: string[], opts: RunOptions = {}): Promise<RunResu
     // the test runner down with it (a string has a maximum length).
     const cap = (have: string, more: string): string =>
       have.length >= MAX_CAPTURE ? have : have + more.slice(0, MAX_CAPTURE - have.length);
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout = cap(stdout, s); });
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      stdout = cap(stdout, s);
+      opts.interact?.(stdout, text => child.stdin!.write(text));
+    });
+    if (opts.interact !== undefined)
+      child.stdin!.on('error', () => { /* the run ended first */ });
     child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr = cap(stderr, s); });
     if (opts.input !== undefined) {
       child.stdin!.on('error', () => { /* EPIPE: the program did not read it all */ });

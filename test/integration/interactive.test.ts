@@ -128,3 +128,33 @@ t.test('without a terminal it enforces, and says so', { skip }, async t => {
   t.match(r.stderr, /no terminal to ask on: enforcing as with -a/);
   t.equal(r.stdout, 'ERR EPERM\n');
 });
+
+t.test('one thread waiting for an answer does not hold the others', { skip }, async t => {
+  const { dir, policy } = setup(t);
+  fs.writeFileSync(policy, POLICY.replace('  fstat: permit\n', '  fstat: permit\n  clone: permit\n') + `    - filename eq "${dir}/b.txt" then permit\n`);
+  const systrace = path.join(unprivRoot(), paths.systrace);
+  const line = `${systrace} run -f ${policy} -- ${fixture('two-threads')} ${dir}/a.txt ${dir}/b.txt </dev/null`;
+  let answered = 0;
+  let freeBeforeAnswer = false;
+  const r = await runUnpriv(['/usr/bin/script', '-qec', line, '/dev/null'], {
+    timeoutMs: 30_000,
+    interact: (out, write) => {
+      // The question about a.txt is answered only once the other thread
+      // has finished its own open; any later question (thread exit) at once.
+      const asked = out.split('systrace: ask').length - 1;
+      if (answered === 0) {
+        if (asked >= 1 && /systrace: ask[^\n]*a\.txt/.test(out) && /free OK/.test(out)) {
+          freeBeforeAnswer = true;
+          answered = 1;
+          write('p\n');
+        }
+      } else if (asked > answered) {
+        answered = asked;
+        write('p\n');
+      }
+    },
+  });
+  const out = r.stdout.replace(/\r/g, '');
+  t.ok(freeBeforeAnswer, `the permitted thread ran while the other waited\n${out}`);
+  t.match(out, /free OK[\s\S]*asked OK/, 'and the asked call went on after the answer');
+});
