@@ -32,6 +32,17 @@
       ],
       "ldflags": ["-pie", "-pthread", "-Wl,-z,relro,-z,now"],
       "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "broker-launch",
+      "type": "executable",
+      "sources": ["native/broker-launch/broker-launch.c"],
+      "cflags": [
+        "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wformat=2", "-Wshadow", "-Wwrite-strings",
+        "-fstack-protector-strong",
+        "-D_FORTIFY_SOURCE=2", "-fPIE"
+      ],
+      "ldflags": ["-pie", "-Wl,-z,relro,-z,now"]
     }
   ]
 }

@@ -9,6 +9,9 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/stat.h>
+#include <uv.h>
 #include <unistd.h>
 
 namespace systrace {
@@ -133,11 +136,13 @@ Napi::Value ClearCloexec(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// recvMessage(sock, maxBytes) -> {data: Buffer, fds: number[]} ; blocking.
+// recvMessage(sock, maxBytes, nonblocking?) -> {data: Buffer, fds: number[]}
+// | null (nonblocking and nothing there). EOF is an empty data Buffer.
 Napi::Value RecvMessage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int sock = ArgInt(info, 0);
   int32_t max = ArgInt(info, 1);
+  int flags = MSG_CMSG_CLOEXEC | (info[2].ToBoolean() ? MSG_DONTWAIT : 0);
   if (max <= 0 || max > 65536) throw Napi::RangeError::New(env, "recvMessage: bad size");
   std::string buf((size_t)max, '\0');
   union {
@@ -152,8 +157,23 @@ Napi::Value RecvMessage(const Napi::CallbackInfo& info) {
   msg.msg_control = control.raw;
   msg.msg_controllen = sizeof control.raw;
   ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+  do n = recvmsg(sock, &msg, flags); while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && (flags & MSG_DONTWAIT)) return env.Null();
   if (n < 0) ThrowErrno(env, "recvmsg", errno);
+  if (msg.msg_flags & MSG_TRUNC) {
+    // A message larger than we accept: its fds (if any) are closed below
+    // with the truncation error.
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t k = 0; k < count; k++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+        close(fd);
+      }
+    }
+    ThrowErrno(env, "recvmsg", EMSGSIZE);
+  }
   Napi::Array fds = Napi::Array::New(env);
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -208,6 +228,111 @@ Napi::Value SendMessage(const Napi::CallbackInfo& info) {
   if (n < 0) ThrowErrno(env, "sendmsg", errno);
   return env.Undefined();
 }
+
+// unixListen(path, mode) -> fd: a SOCK_SEQPACKET listening socket, non-blocking.
+Napi::Value UnixListen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = ArgString(info, 0);
+  int mode = ArgInt(info, 1);
+  struct sockaddr_un sun = {};
+  sun.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sun.sun_path) throw Napi::RangeError::New(env, "unixListen: path too long");
+  memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) ThrowErrno(env, "socket", errno);
+  unlink(path.c_str());
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) < 0 || chmod(path.c_str(), (mode_t)mode) < 0 ||
+      listen(fd, 64) < 0) {
+    int e = errno;
+    close(fd);
+    ThrowErrno(env, "bind/listen", e);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// unixAccept(fd) -> fd (close-on-exec, non-blocking) | -errno (EAGAIN: none waiting)
+Napi::Value UnixAccept(const Napi::CallbackInfo& info) {
+  int fd = accept4(ArgInt(info, 0), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  return Napi::Number::New(info.Env(), fd < 0 ? -errno : fd);
+}
+
+// unixConnect(path) -> fd | -errno: a SOCK_SEQPACKET connection.
+Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0);
+  struct sockaddr_un sun = {};
+  sun.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sun.sun_path) return Napi::Number::New(info.Env(), -ENAMETOOLONG);
+  memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Napi::Number::New(info.Env(), -errno);
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) < 0) {
+    int e = errno;
+    close(fd);
+    return Napi::Number::New(info.Env(), -e);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// peerCred(fd) -> {pid, uid, gid}: who is at the other end, as the kernel
+// recorded it when the connection was made (SO_PEERCRED).
+Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(ArgInt(info, 0), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) ThrowErrno(info.Env(), "getsockopt", errno);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("pid", cred.pid);
+  o.Set("uid", cred.uid);
+  o.Set("gid", cred.gid);
+  return o;
+}
+
+// Poller: calls back on the event loop whenever fd is readable (or hung up).
+class Poller : public Napi::ObjectWrap<Poller> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Poller", {InstanceMethod("stop", &Poller::Stop)});
+  }
+  Poller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Poller>(info) {
+    Napi::Env env = info.Env();
+    int fd = ArgInt(info, 0);
+    if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "Poller(fd, callback)");
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    env_ = env;
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
+    poll_ = new uv_poll_t;
+    if (int rc = uv_poll_init(loop, poll_, fd); rc < 0) {
+      delete poll_;
+      poll_ = nullptr;
+      ThrowErrno(env, "uv_poll_init", -rc);
+    }
+    poll_->data = this;
+    uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, [](uv_poll_t* h, int, int) {
+      auto* self = static_cast<Poller*>(h->data);
+      Napi::HandleScope scope(self->env_);
+      self->callback_.Call({});
+    });
+    Ref();
+  }
+  ~Poller() override { Close(); }
+
+ private:
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    Close();
+    return info.Env().Undefined();
+  }
+  void Close() {
+    if (poll_ == nullptr) return;
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+    callback_.Reset();
+    Unref();
+  }
+  uv_poll_t* poll_ = nullptr;
+  Napi::FunctionReference callback_;
+  Napi::Env env_ = Napi::Env(nullptr);
+};
 
 // socketConnect(fd, sockaddr Buffer) / socketBind(fd, sockaddr Buffer) -> 0 | -errno
 // Performed on a socket taken from the target with pidfd_getfd, using the
@@ -307,6 +432,11 @@ void InitProc(Napi::Env env, Napi::Object exports) {
   exports.Set("socketConnect", Napi::Function::New(env, SocketConnect));
   exports.Set("socketConnectAsync", Napi::Function::New(env, SocketConnectAsync));
   exports.Set("socketBind", Napi::Function::New(env, SocketBind));
+  exports.Set("unixListen", Napi::Function::New(env, UnixListen));
+  exports.Set("unixAccept", Napi::Function::New(env, UnixAccept));
+  exports.Set("unixConnect", Napi::Function::New(env, UnixConnect));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCred));
+  exports.Set("Poller", Poller::Define(env));
   exports.Set("socketSend", Napi::Function::New(env, SocketSend));
   exports.Set("socketCreate", Napi::Function::New(env, SocketCreate));
   exports.Set("socketNonblocking", Napi::Function::New(env, SocketNonblocking));

@@ -72,7 +72,13 @@ interface Addon {
   sameMemory(pid1: number, pid2: number): number;
   socketPair(): [number, number];
   clearCloexec(fd: number): void;
-  recvMessage(sock: number, max: number): { data: Buffer; fds: number[] };
+  /** nonblocking: null when nothing is waiting. EOF: empty data. */
+  recvMessage(sock: number, max: number, nonblocking?: boolean): { data: Buffer; fds: number[] } | null;
+  unixListen(path: string, mode: number): number;
+  unixAccept(fd: number): number;
+  unixConnect(path: string): number;
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
+  Poller: new (fd: number, cb: () => void) => { stop(): void };
   sendMessage(sock: number, data: Buffer, fds: number[]): void;
   socketConnect(fd: number, addr: Buffer): number;
   socketBind(fd: number, addr: Buffer): number;

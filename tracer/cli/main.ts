@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerRun } from './commands/run.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerMerge } from './commands/merge.js';
+import { registerAudit } from './commands/audit.js';
 
 // Output piped into `head` that stops reading is not an error of ours.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -30,5 +31,6 @@ program
 registerRun(program);
 registerPolicy(program);
 registerMerge(program.commands.find(c => c.name() === 'policy')!);
+registerAudit(program);
 
 await program.parseAsync(process.argv);

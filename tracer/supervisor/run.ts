@@ -19,6 +19,7 @@ import type { CallView } from '../engine/decide.js';
 import { startConfined } from './spawn.js';
 import { RepeatFilter } from './repeats.js';
 import { TerminalAsker } from './prompt.js';
+import { BrokerClient } from './broker-client.js';
 import { Supervisor, type Loaded } from './supervisor.js';
 
 export interface RunOptions {
@@ -29,6 +30,8 @@ export interface RunOptions {
   aliases: boolean;
   logStderr: boolean;
   logFile?: string;
+  /** The broker daemon's socket (default: /run/systrace/broker.sock, else the setuid launcher). */
+  brokerSocket?: string;
   /** -A: permit (within `within`, if given) and record; write the policy to `output`. */
   learn?: { output?: string; within: string[]; collapse?: number };
 }
@@ -149,7 +152,17 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   // The supervisor creates files with the target's umask, applied by hand.
   n.setUmask(0);
   const confined = startConfined(program, argv, bpf, process.env);
+  // Elevation: only when a policy asks for it.
+  let broker: BrokerClient | undefined;
+  if (policies.some(p => [...p.rules.values()].some(rules => rules.some(r => r.action.asUser)))) {
+    try {
+      broker = BrokerClient.connect(confined.listenerFd, opts.brokerSocket);
+    } catch (e) {
+      report(`systrace: elevation unavailable: ${(e as Error).message}; "permit as root" calls run with your own rights`);
+    }
+  }
   const supervisor = new Supervisor({
+    broker,
     listenerFd: confined.listenerFd,
     policies: loaded,
     report,
@@ -190,6 +203,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   // Processes the program left behind (daemons) stay confined until they end.
   await allGone;
   listener.stop();
+  broker?.close();
   n.closeFd(confined.listenerFd);
   if (learning) learning.finish(report, supervisor.stats.denied);
   if (asker) {

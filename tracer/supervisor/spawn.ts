@@ -34,7 +34,7 @@ export function startConfined(file: string, argv: string[], bpf: Buffer, env: No
   try {
     n.sendMessage(ours, bpf, []);
     // Blocks until the helper answers or dies (then: EOF, no fd).
-    const reply = n.recvMessage(ours, 16);
+    const reply = n.recvMessage(ours, 16)!;
     const listenerFd = reply.fds[0];
     if (reply.data.toString() !== 'L' || listenerFd === undefined) {
       for (const fd of reply.fds) n.closeFd(fd);

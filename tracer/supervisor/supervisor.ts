@@ -14,6 +14,7 @@ import { ERRNOS } from '../policy/errno-table.js';
 import { decide, prepare, type CallView, type Decision, type PreparedPolicy } from '../engine/decide.js';
 import { aliasOf } from '../policy/aliases.js';
 import type { Question } from './prompt.js';
+import { operationFor, type BrokerClient } from './broker-client.js';
 import { native, type Notification } from '../native.js';
 import { formatSockaddr } from './sockaddr.js';
 
@@ -56,6 +57,8 @@ export interface SupervisorOptions {
    * call even for an i386 program, and is not the policy's to decide.
    */
   helperPid: number;
+  /** Elevation: the root broker, when one is connected. */
+  broker?: BrokerClient;
   /** Interactive mode: where `ask` decisions go (without it they are denials). */
   asker?: { enqueue(q: Question): void };
   /** Learning: called with every permitted call before it is carried out. */
@@ -142,10 +145,8 @@ export class Supervisor {
     const verdict = decision.action.verdict;
     if (verdict.kind === 'permit') {
       if (decision.action.log) this.opts.report(this.line('permit', note, emu, name, prep, loaded, decision));
-      if (decision.action.asUser && decision.rule) {
-        // Elevation needs the root broker (not built yet): the call is
-        // carried out with the program's own rights, and that is said.
-        this.opts.report(`systrace: ${decision.rule.pos.file}:${decision.rule.pos.line}: "as ${decision.action.asUser.user}" needs the root broker, which this version does not have: ${name} performed as ${this.opts.user.name}`);
+      if (decision.action.asUser) {
+        if (this.elevate(note, emu, name, prep, decision)) return;
       }
       this.opts.record?.(emu, prep.view);
       let out: Outcome;
@@ -174,6 +175,40 @@ export class Supervisor {
       }
     }
     this.answer(note, fail(-errnoOf(errno)));
+  }
+
+  /**
+   * `permit as root`: the broker carries the call out with root's rights
+   * and answers the notification itself. Refused (or no broker), the call
+   * goes on with the program's own rights and fails as it would have.
+   * true when the broker has taken the call.
+   */
+  private elevate(note: Notification, emu: Emulation, name: string, prep: Prepared, decision: Decision): boolean {
+    const as = decision.action.asUser!;
+    const where = decision.rule ? `${decision.rule.pos.file}:${decision.rule.pos.line}` : 'policy';
+    const op = emu === 'linux' ? operationFor(prep.view.syscall) : undefined;
+    const broker = this.opts.broker;
+    if (!broker || op === undefined || as.user !== 'root' || as.group !== undefined) {
+      const why = !broker ? 'no root broker is connected' : op === undefined ? `the broker does not carry out ${emu}-${prep.view.syscall}` : 'the broker elevates to root only';
+      this.opts.report(`systrace: ${where}: "as ${as.user}${as.group ? ':' + as.group : ''}": ${why}: ${name} performed as ${this.opts.user.name} (pid ${note.pid})`);
+      return false;
+    }
+    void broker.request(note.pid, note.id, op, note.nr, note.args).then(r => {
+      if (r.granted) {
+        this.opts.report(`systrace: elevated user: ${this.opts.user.name}, pid: ${note.pid}, syscall: ${emu}-${name}(${note.nr}), ${prep.shown}${r.errno ? `, errno: ${r.errno}` : ''}, rule: ${where}`);
+        return;
+      }
+      this.opts.report(`systrace: elevation refused by the broker (${r.reason}): ${name} performed as ${this.opts.user.name} (pid ${note.pid}, ${prep.shown})`);
+      if (!this.n.notifyIdValid(this.opts.listenerFd, note.id)) return;
+      let out: Outcome;
+      try {
+        out = prep.perform();
+      } catch {
+        out = fail(-errnoOf('EPERM'));
+      }
+      this.answer(note, out);
+    });
+    return true;
   }
 
   /**

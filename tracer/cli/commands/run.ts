@@ -27,8 +27,9 @@ export function registerRun(program: Command): void {
     .option('-i', 'keep the policy across execve (always the case here: one policy governs the whole process tree)', false)
     .option('-e', 'log denials to stderr (the default; kept for Systrace compatibility)', false)
     .option('-E <file>', 'also append the log to FILE')
+    .option('--broker <socket>', 'the root broker daemon\'s socket, for "permit as root" (default /run/systrace/broker.sock, else the setuid launcher)')
     .passThroughOptions()
-    .action(async (cmd: string[], o: { a: boolean; A: boolean; o?: string; within: string[]; collapse?: string; f: string[]; d?: string; U: boolean; u: boolean; E?: string }) => {
+    .action(async (cmd: string[], o: { broker?: string; a: boolean; A: boolean; o?: string; within: string[]; collapse?: string; f: string[]; d?: string; U: boolean; u: boolean; E?: string }) => {
       if (o.a && o.A) {
         process.stderr.write('systrace: -a (enforce) and -A (learn) exclude each other\n');
         process.exit(125);
@@ -47,6 +48,7 @@ export function registerRun(program: Command): void {
           aliases: !o.u,
           logStderr: true,
           logFile: o.E,
+          brokerSocket: o.broker,
           learn: o.A ? { output: o.o, within: o.within, collapse } : undefined,
         });
         process.exit(status);

@@ -1,0 +1,37 @@
+// What each privileged operation provides to the broker's session.
+import type { CallView } from '../../tracer/engine/decide.js';
+import type { native } from '../../tracer/native.js';
+
+export interface OpContext {
+  /** The thread blocked in the call (checked by the session). */
+  pid: number;
+  tgid: number;
+  /** The call's arguments as /proc/PID/syscall shows them (not as the tracer claimed). */
+  args: bigint[];
+  nr: number;
+  listener: number;
+  notifId: bigint;
+  n: ReturnType<typeof native>;
+}
+
+export interface Prepared {
+  /** The call as the admin policy's rules see it. */
+  call: CallView;
+  /** The normalised arguments, for the audit record. */
+  shown: Record<string, string>;
+  /**
+   * Performs the call as root and answers the notification. Returns 0 or
+   * -errno (the call's own outcome). Called only once granted, and only
+   * after the record that grants it is on disk where the operation cannot
+   * be undone (bind).
+   */
+  perform(): number;
+}
+
+export interface Operation {
+  /** x86_64 numbers of the calls this operation carries out. */
+  nrs: number[];
+  name: string;
+  /** Reads what the call names, from the target itself; a string is a refusal. */
+  prepare(ctx: OpContext): Prepared | string;
+}

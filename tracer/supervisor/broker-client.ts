@@ -1,0 +1,119 @@
+// The tracer's side of elevation: a connection to the root broker (its
+// daemon's socket, or a per-session broker through the setuid launcher),
+// the session's listener handed over once, then one request per elevated
+// call. The broker checks everything itself; this side only asks.
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { native } from '../native.js';
+import { decodeResponse, encodeHello, encodeRequest, MAX_MESSAGE, Op, type Response } from '../../broker/protocol.js';
+
+export const DEFAULT_BROKER_SOCKET = '/run/systrace/broker.sock';
+export const DEFAULT_LAUNCHER = '/usr/local/lib/systrace/broker-launch';
+
+/** The broker operation that carries out a call, by x86_64 call name. */
+export function operationFor(syscall: string): Op | undefined {
+  switch (syscall) {
+    case 'bind':
+      return Op.BIND;
+    case 'open':
+    case 'openat':
+      return Op.OPEN;
+    case 'socket':
+      return Op.RAW_SOCKET;
+    default:
+      return undefined;
+  }
+}
+
+export class BrokerClient {
+  private readonly n = native();
+  private nextId = 1n;
+  private readonly pending = new Map<bigint, (r: Response) => void>();
+  private poller: { stop(): void } | undefined;
+
+  private constructor(private readonly sock: number, readonly how: string) {
+    this.poller = new this.n.Poller(sock, () => this.readable());
+  }
+
+  /**
+   * Connects (a socket path wins; else the setuid launcher) and hands over
+   * the listener. Throws with the reason when neither is there.
+   */
+  static connect(listenerFd: number, socketPath?: string): BrokerClient {
+    const n = native();
+    const path = socketPath ?? (fs.existsSync(DEFAULT_BROKER_SOCKET) ? DEFAULT_BROKER_SOCKET : undefined);
+    let client: BrokerClient;
+    if (path) {
+      const fd = n.unixConnect(path);
+      if (fd < 0) throw new Error(`cannot connect to the broker at ${path} (errno ${-fd})`);
+      client = new BrokerClient(fd, `daemon at ${path}`);
+    } else if (fs.existsSync(DEFAULT_LAUNCHER)) {
+      const [ours, theirs] = n.socketPair();
+      try {
+        const child = spawn(DEFAULT_LAUNCHER, [], { stdio: ['ignore', 'ignore', 'inherit', theirs], detached: false });
+        child.on('error', () => undefined);
+        child.unref();
+      } finally {
+        n.closeFd(theirs);
+      }
+      client = new BrokerClient(ours, `setuid launcher ${DEFAULT_LAUNCHER}`);
+    } else {
+      throw new Error(`no broker: no socket at ${DEFAULT_BROKER_SOCKET} and no launcher at ${DEFAULT_LAUNCHER} (systrace broker install)`);
+    }
+    n.sendMessage(client.sock, encodeHello(), [listenerFd]);
+    return client;
+  }
+
+  request(pid: number, notifId: bigint, op: Op, nr: number, args: bigint[]): Promise<Response> {
+    const id = this.nextId++;
+    return new Promise(resolve => {
+      this.pending.set(id, resolve);
+      try {
+        this.n.sendMessage(this.sock, encodeRequest({ id, pid, notifId, op, nr, args }), []);
+      } catch (e) {
+        this.pending.delete(id);
+        resolve({ id, granted: false, errno: '', reason: `the broker is gone (${(e as Error).message})` });
+      }
+    });
+  }
+
+  private readable(): void {
+    for (;;) {
+      let msg: { data: Buffer; fds: number[] } | null;
+      try {
+        msg = this.n.recvMessage(this.sock, MAX_MESSAGE, true);
+      } catch {
+        this.fail('unreadable reply');
+        return;
+      }
+      if (msg === null) return;
+      for (const fd of msg.fds) this.n.closeFd(fd);
+      if (msg.data.length === 0) {
+        this.fail('the broker closed the connection');
+        return;
+      }
+      let r: Response;
+      try {
+        r = decodeResponse(msg.data);
+      } catch {
+        continue;
+      }
+      const resolve = this.pending.get(r.id);
+      this.pending.delete(r.id);
+      resolve?.(r);
+    }
+  }
+
+  /** Every waiting request is refused: the calls go on with the program's own rights. */
+  private fail(reason: string): void {
+    for (const [id, resolve] of this.pending) resolve({ id, granted: false, errno: '', reason });
+    this.pending.clear();
+    this.close();
+  }
+
+  close(): void {
+    this.poller?.stop();
+    this.poller = undefined;
+    this.n.closeFd(this.sock);
+  }
+}
