@@ -16,7 +16,13 @@ export function readTarget(pid: number): Target | undefined {
     const uids = /\nUid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(status);
     const tgid = /\nTgid:\s*(\d+)/.exec(status);
     if (!uids || !tgid) return undefined;
-    return { pid, tgid: Number(tgid[1]), uids: uids.slice(1, 5).map(Number), program: fs.readlinkSync(`/proc/${pid}/exe`) };
+    let program = '(unreadable)';
+    try {
+      program = fs.readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      /* a kernel thread, or a process even root may not inspect here: its uids still count */
+    }
+    return { pid, tgid: Number(tgid[1]), uids: uids.slice(1, 5).map(Number), program };
   } catch {
     return undefined;
   }

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerRun } from './commands/run.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerMerge } from './commands/merge.js';
+import { registerBroker } from './commands/broker.js';
 import { registerAudit } from './commands/audit.js';
 
 // Output piped into `head` that stops reading is not an error of ours.
@@ -31,6 +32,7 @@ program
 registerRun(program);
 registerPolicy(program);
 registerMerge(program.commands.find(c => c.name() === 'policy')!);
+registerBroker(program);
 registerAudit(program);
 
 await program.parseAsync(process.argv);
