@@ -183,11 +183,21 @@ export class AuditLog {
     if (this.fd < 0) throw new AuditError('EBADF', `audit log ${this.file} is closed`);
     if (this.broken) throw new AuditError('EIO', `audit log ${this.file} holds a torn record that could not be removed: run \`systrace audit verify\``);
     checkEntry(entry);
+    // Brokers (one per session under the setuid launcher) share the file:
+    // each append holds flock(LOCK_EX) from reading the last record to the
+    // fsync of its own, so the chain never forks.
+    const locked = native().fileLock(this.fd, true) === 0;
+    try {
+      return this.appendLocked(entry);
+    } finally {
+      if (locked) native().fileLock(this.fd, false);
+    }
+  }
+
+  private appendLocked(entry: AuditEntry): AuditRecord {
     try {
       // Another writer (a second broker on the same file) appended since our
-      // last record: continue from its last line. Two brokers appending at
-      // the same instant can still fork the chain; `verify` then reports it
-      // (seq repeated). Closing that window needs flock(2), which Node lacks.
+      // last record: continue from its last line.
       const size = fs.fstatSync(this.fd).size;
       if (size !== this.size) {
         const last = lastRecord(this.file, size);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/file.h>
 #include <sys/un.h>
 #include <sys/stat.h>
 #include <uv.h>
@@ -110,6 +111,15 @@ Napi::Value SameMemory(const Napi::CallbackInfo& info) {
   constexpr int kKcmpVm = 1;  // KCMP_VM, linux/kcmp.h
   long rc = syscall(SYS_kcmp, ArgInt(info, 0), ArgInt(info, 1), kKcmpVm, 0, 0);
   return Napi::Number::New(info.Env(), rc < 0 ? -errno : rc == 0 ? 1 : 0);
+}
+
+// fileLock(fd, lock) -> 0 | -errno: flock(LOCK_EX) when lock, else LOCK_UN.
+// Blocks: writers of one audit log take turns.
+Napi::Value FileLock(const Napi::CallbackInfo& info) {
+  int rc;
+  do rc = flock(ArgInt(info, 0), info[1].ToBoolean() ? LOCK_EX : LOCK_UN);
+  while (rc < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
 }
 
 // closeFd(fd)
@@ -424,6 +434,7 @@ void InitProc(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd));
   exports.Set("sameMemory", Napi::Function::New(env, SameMemory));
+  exports.Set("fileLock", Napi::Function::New(env, FileLock));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("socketPair", Napi::Function::New(env, SocketPair));
   exports.Set("clearCloexec", Napi::Function::New(env, ClearCloexec));

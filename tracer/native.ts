@@ -69,6 +69,8 @@ interface Addon {
   pidfdOpen(pid: number, thread?: boolean): number;
   pidfdGetfd(pidfd: number, targetfd: number): number;
   closeFd(fd: number): void;
+  /** flock(LOCK_EX) or LOCK_UN: 0 or -errno. */
+  fileLock(fd: number, lock: boolean): number;
   sameMemory(pid1: number, pid2: number): number;
   socketPair(): [number, number];
   clearCloexec(fd: number): void;
