@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libseccomp-dev gcc-multilib make g++ python3 util-linux file; do
+for pkg in libseccomp-dev gcc-multilib make g++ python3 util-linux file nginx golang-go authbind curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -20,3 +20,7 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
 fi
 npm ci --no-audit --no-fund
 npm run build
+# nginx is installed for the tests only: keep Debian's own instance from
+# holding port 80.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+if [ -f /run/nginx.pid ]; then kill "$(cat /run/nginx.pid)" 2>/dev/null || true; fi

@@ -230,3 +230,62 @@ t.test('the broker refuses to start on an admin policy others can write', { skip
   t.match(r.err, policy, 'names the file');
   t.match(r.err, /writable/i, 'and why');
 });
+
+const grantProgram = (program: string) => `  - users: [nobody]
+    program: ${program}
+    allow:
+      bind:
+        - sockaddr match "inet-*:80" then permit
+`;
+
+t.test('nginx from Debian binds 127.0.0.1:80 as nobody', { skip: skip || (fs.existsSync('/usr/sbin/nginx') ? false : 'nginx is not installed (apt-get install nginx)') }, async t => {
+  const b = await startBroker(t, grantProgram('/usr/sbin/nginx'));
+  const u = userPolicy(t);
+  const dir = makeFiles(t, { 'www/index.html': 'hello from nginx\n' }, { writableByNobody: true });
+  const conf = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(conf, `daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 16; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  server { listen 127.0.0.1:80; root ${dir}/www; }
+}
+`, { mode: 0o644 });
+  const { body, result } = await serve(t, ['run', '-a', '-f', u.policy, '--broker', b.socket, '--', '/usr/sbin/nginx', '-p', dir, '-c', conf], 80, 'index.html');
+  t.equal(body, 'hello from nginx\n', `nginx serves from port 80\n${show(result)}\n${fs.existsSync(`${dir}/error.log`) ? fs.readFileSync(`${dir}/error.log`, 'utf8') : ''}`);
+  const records = readAudit(b.audit);
+  t.ok(records.some(r => r.result === 'granted' && r.program === '/usr/sbin/nginx' && r.args.sockaddr === 'inet-[127.0.0.1]:80'), 'the grant is recorded');
+  t.ok(verifyAudit(b.audit).ok);
+});
+
+t.test('a static Go binary binds 127.0.0.1:80 as nobody', { skip: skip || (fs.existsSync('/usr/bin/go') ? false : 'Go is not installed (apt-get install golang-go)') }, async t => {
+  const dir = makeFiles(t, { 'main.go': `package main
+
+import (
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.Handle("/", http.FileServer(http.Dir(os.Args[1])))
+	if err := http.ListenAndServe("127.0.0.1:80", nil); err != nil {
+		os.Stderr.WriteString(err.Error() + "\\n")
+		os.Exit(1)
+	}
+}
+`, 'www/page.txt': 'hello from go\n' });
+  const bin = path.join(dir, 'gosrv');
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('/usr/bin/go', ['build', '-o', bin, 'main.go'], { cwd: dir, env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod', GO111MODULE: 'off' }, stdio: 'pipe' });
+  fs.chmodSync(bin, 0o755);
+  t.match(execFileSync('/usr/bin/file', [bin], { encoding: 'utf8' }), /statically linked/, 'the binary is static');
+  const b = await startBroker(t, grantProgram(bin));
+  const u = userPolicy(t);
+  // (Go's file server redirects /index.html to ./, so another name.)
+  const { body, result } = await serve(t, ['run', '-a', '-f', u.policy, '--broker', b.socket, '--', bin, path.join(dir, 'www')], 80, 'page.txt');
+  t.equal(body, 'hello from go\n', `the Go server serves from port 80\n${show(result)}`);
+  t.ok(readAudit(b.audit).some(r => r.result === 'granted' && r.program === bin), 'the grant is recorded');
+});
