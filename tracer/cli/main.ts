@@ -8,10 +8,14 @@ import { registerBroker } from './commands/broker.js';
 import { registerAudit } from './commands/audit.js';
 
 // Output piped into `head` that stops reading is not an error of ours.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
+// (Only for the commands that print: touching process.stdout makes a pipe
+// non-blocking for everyone sharing it, which `run` must not do.)
+if (process.argv[2] !== 'run') {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
 
 const program = new Command();
 program

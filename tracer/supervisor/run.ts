@@ -11,6 +11,7 @@ import { compile, SECCOMP_RET } from '../policy/compile.js';
 import { prepare } from '../engine/decide.js';
 import { native } from '../native.js';
 import { currentUser, policyEnv } from '../cli/policy-env.js';
+import { writeStderr } from '../cli/stderr.js';
 import { parsePolicy, type PolicyEnv } from '../policy/parse.js';
 import { newPolicyText } from '../policy/edit.js';
 import { emptyRecording, learnedPolicy, record as recordCall, type Recording } from '../policy/learn.js';
@@ -104,7 +105,7 @@ function policyFilesFor(program: string, opts: RunOptions, mayCreate = false): s
 }
 
 export async function runConfined(argv: string[], opts: RunOptions): Promise<number> {
-  let reportLine: (line: string) => void = line => process.stderr.write(line + '\n');
+  let reportLine: (line: string) => void = line => writeStderr(line + '\n');
   if (argv.length === 0) throw new RunError('no program given (systrace run [options] -- CMD [ARG...])', EXIT_FAILED);
   const program = findProgram(argv[0]!);
   const env = policyEnv();
@@ -118,7 +119,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   if (!enforce) {
     asker = TerminalAsker.open({ env, program, report, reload: (emu, p) => supervisorRef?.reload(emu, p) });
     if (!asker) {
-      process.stderr.write('systrace: no terminal to ask on: enforcing as with -a\n');
+      writeStderr('systrace: no terminal to ask on: enforcing as with -a\n');
       enforce = true;
     }
   }
@@ -144,7 +145,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   let logFd: number | undefined;
   if (opts.logFile) logFd = fs.openSync(opts.logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
   const repeats = new RepeatFilter(line => {
-    if (opts.logStderr) process.stderr.write(line + '\n');
+    if (opts.logStderr) writeStderr(line + '\n');
     if (logFd !== undefined) fs.writeSync(logFd, line + '\n');
   });
   reportLine = line => repeats.line(line);

@@ -1,6 +1,7 @@
 // `systrace run [options] -- CMD [ARG...]`
 import type { Command } from 'commander';
 import { describeError, runConfined } from '../../supervisor/run.js';
+import { writeStderr } from '../stderr.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -31,12 +32,12 @@ export function registerRun(program: Command): void {
     .passThroughOptions()
     .action(async (cmd: string[], o: { broker?: string; a: boolean; A: boolean; o?: string; within: string[]; collapse?: string; f: string[]; d?: string; U: boolean; u: boolean; E?: string }) => {
       if (o.a && o.A) {
-        process.stderr.write('systrace: -a (enforce) and -A (learn) exclude each other\n');
+        writeStderr('systrace: -a (enforce) and -A (learn) exclude each other\n');
         process.exit(125);
       }
       const collapse = o.collapse === undefined ? undefined : Number(o.collapse);
       if (collapse !== undefined && !(Number.isInteger(collapse) && collapse >= 1)) {
-        process.stderr.write('systrace: --collapse takes a whole number of files, 1 or more\n');
+        writeStderr('systrace: --collapse takes a whole number of files, 1 or more\n');
         process.exit(125);
       }
       try {
@@ -54,7 +55,7 @@ export function registerRun(program: Command): void {
         process.exit(status);
       } catch (e) {
         const { message, exitCode } = describeError(e);
-        process.stderr.write(message + '\n');
+        writeStderr(message + '\n');
         process.exit(exitCode);
       }
     });
