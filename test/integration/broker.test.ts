@@ -289,3 +289,30 @@ func main() {
   t.equal(body, 'hello from go\n', `the Go server serves from port 80\n${show(result)}`);
   t.ok(readAudit(b.audit).some(r => r.result === 'granted' && r.program === bin), 'the grant is recorded');
 });
+
+t.test('through the setuid launcher: a per-session broker, installed by `systrace broker install`', {
+  skip: skip || (fs.existsSync('/etc/systrace') ? '/etc/systrace exists: this test will not touch a real admin policy' : false),
+}, async t => {
+  const id = randomBytes(6).toString('hex');
+  const prefix = `/usr/local/lib/systrace-test-${id}`;
+  const logdir = `/var/log/systrace-test-${id}`;
+  const audit = path.join(logdir, 'elevate.log');
+  fs.mkdirSync('/etc/systrace', { mode: 0o755 });
+  fs.mkdirSync(logdir, { mode: 0o750 });
+  fs.writeFileSync('/etc/systrace/elevate.yaml', `audit: ${audit}\ngrants:\n${grantPython('80')}`, { mode: 0o644 });
+  t.teardown(() => {
+    fs.rmSync('/etc/systrace', { recursive: true, force: true });
+    fs.rmSync(logdir, { recursive: true, force: true });
+    fs.rmSync(prefix, { recursive: true, force: true });
+  });
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.execPath, [path.join(repoRoot, 'dist/tracer/cli/main.js'), 'broker', 'install', '--prefix', prefix, '--systemd-dir', '/nonexistent'], { stdio: 'pipe' });
+  const launcher = path.join(prefix, 'broker-launch');
+  t.equal(fs.statSync(launcher).mode & 0o7777, 0o4755, 'the launcher is setuid root');
+  const u = userPolicy(t);
+  const { body, result } = await serve(t, ['run', '-a', '-f', u.policy, '--broker', launcher, '--', '/usr/bin/python3', '-m', 'http.server', '80', '--bind', '127.0.0.1'], 80, 'index.html', { cwd: u.www });
+  t.equal(body, 'hello from port 80\n', `served from port 80 through the launcher\n${show(result)}`);
+  const records = readAudit(audit);
+  t.match(records, [{ user: 'nobody', result: 'granted', call: 'bind' }]);
+  t.ok(verifyAudit(audit).ok);
+});

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerRun } from './commands/run.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerMerge } from './commands/merge.js';
+import { registerBrokerServe } from './commands/broker-serve.js';
 import { registerBroker } from './commands/broker.js';
 import { registerAudit } from './commands/audit.js';
 
@@ -36,7 +37,7 @@ program
 registerRun(program);
 registerPolicy(program);
 registerMerge(program.commands.find(c => c.name() === 'policy')!);
-registerBroker(program);
+registerBrokerServe(registerBroker(program));
 registerAudit(program);
 
 await program.parseAsync(process.argv);

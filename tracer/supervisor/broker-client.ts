@@ -39,24 +39,41 @@ export class BrokerClient {
    * Connects (a socket path wins; else the setuid launcher) and hands over
    * the listener. Throws with the reason when neither is there.
    */
-  static connect(listenerFd: number, socketPath?: string): BrokerClient {
+  static connect(listenerFd: number, where?: string): BrokerClient {
     const n = native();
-    const path = socketPath ?? (fs.existsSync(DEFAULT_BROKER_SOCKET) ? DEFAULT_BROKER_SOCKET : undefined);
+    // `where`: a daemon's socket, or a setuid launcher to start.
+    let path: string | undefined;
+    let launcher = DEFAULT_LAUNCHER;
+    if (where !== undefined) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(where);
+      } catch {
+        throw new Error(`no broker at ${where}`);
+      }
+      if (st.isSocket()) path = where;
+      else if (st.isFile()) launcher = where;
+      else throw new Error(`${where} is neither a broker socket nor a launcher`);
+    } else if (fs.existsSync(DEFAULT_BROKER_SOCKET)) {
+      path = DEFAULT_BROKER_SOCKET;
+    }
     let client: BrokerClient;
     if (path) {
       const fd = n.unixConnect(path);
       if (fd < 0) throw new Error(`cannot connect to the broker at ${path} (errno ${-fd})`);
       client = new BrokerClient(fd, `daemon at ${path}`);
-    } else if (fs.existsSync(DEFAULT_LAUNCHER)) {
+    } else if (fs.existsSync(launcher)) {
       const [ours, theirs] = n.socketPair();
       try {
-        const child = spawn(DEFAULT_LAUNCHER, [], { stdio: ['ignore', 'ignore', 'inherit', theirs], detached: false });
+        // Its stderr is a file of its own, never ours: a broker that says
+        // why it refuses to start must not share the program's output.
+        const child = spawn(launcher, [], { stdio: ['ignore', 'ignore', 'ignore', theirs], detached: false });
         child.on('error', () => undefined);
         child.unref();
       } finally {
         n.closeFd(theirs);
       }
-      client = new BrokerClient(ours, `setuid launcher ${DEFAULT_LAUNCHER}`);
+      client = new BrokerClient(ours, `setuid launcher ${launcher}`);
     } else {
       throw new Error(`no broker: no socket at ${DEFAULT_BROKER_SOCKET} and no launcher at ${DEFAULT_LAUNCHER} (systrace broker install)`);
     }

@@ -28,7 +28,7 @@ export function registerRun(program: Command): void {
     .option('-i', 'keep the policy across execve (always the case here: one policy governs the whole process tree)', false)
     .option('-e', 'log denials to stderr (the default; kept for Systrace compatibility)', false)
     .option('-E <file>', 'also append the log to FILE')
-    .option('--broker <socket>', 'the root broker daemon\'s socket, for "permit as root" (default /run/systrace/broker.sock, else the setuid launcher)')
+    .option('--broker <path>', 'for "permit as root": the broker daemon\'s socket or the setuid launcher (default /run/systrace/broker.sock, else /usr/local/lib/systrace/broker-launch)')
     .passThroughOptions()
     .action(async (cmd: string[], o: { broker?: string; a: boolean; A: boolean; o?: string; within: string[]; collapse?: string; f: string[]; d?: string; U: boolean; u: boolean; E?: string }) => {
       if (o.a && o.A) {
