@@ -15,11 +15,13 @@ import { getpidScenario } from './getpid.js';
 import type { BenchContext, Row, ScenarioResult } from './measure.js';
 import { openCloseScenario } from './open-close.js';
 import { tarScenario } from './tar.js';
+import { elevateScenario } from './elevate.js';
 
 const SCENARIOS: Record<string, (ctx: BenchContext) => ScenarioResult> = {
   getpid: getpidScenario,
   'open-close': openCloseScenario,
   tar: tarScenario,
+  elevate: elevateScenario,
 };
 
 interface Options { trials: number; scale: number; only?: string; json?: string }
