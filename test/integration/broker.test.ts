@@ -316,3 +316,43 @@ t.test('through the setuid launcher: a per-session broker, installed by `systrac
   t.match(records, [{ user: 'nobody', result: 'granted', call: 'bind' }]);
   t.ok(verifyAudit(audit).ok);
 });
+
+t.test('open of a file only root may read, and a raw socket: granted, and refused without a grant', { skip }, async t => {
+  const id = randomBytes(6).toString('hex');
+  const dir = `/etc/systrace-test-key-${id}`;
+  fs.mkdirSync(dir, { mode: 0o755 });
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const key = path.join(dir, 'server.key');
+  fs.writeFileSync(key, 'root only\n', { mode: 0o600 });
+  const tryBin = fixture('try');
+  const b = await startBroker(t, `  - users: [nobody]
+    program: ${tryBin}
+    allow:
+      fsread:
+        - filename eq "${key}" then permit
+  - users: [nobody]
+    program: ${PYTHON}
+    allow:
+      socket:
+        - socktype eq "SOCK_RAW" then permit
+`);
+  const dirs = makeFiles(t, {
+    'p.yaml': `emulation: linux\ndefault: permit\nrules:\n  fsread:\n    - filename inpath "${dir}" then permit as root\n  socket:\n    - socktype eq "SOCK_RAW" then permit as root\n`,
+  });
+  const policy = path.join(dirs, 'p.yaml');
+  const run = (cmd: string[]) => runUnpriv([path.join(unprivRoot(), paths.systrace), 'run', '-a', '-f', policy, '--broker', b.socket, '--', ...cmd], { timeoutMs: 30_000 });
+
+  const granted = await run([tryBin, 'open', key]);
+  t.equal(granted.stdout, 'OK root only\n', `the root-only file is read through the broker\n${show(granted)}`);
+  const other = await run([tryBin, 'open', path.join(dir, 'other.key')]);
+  t.equal(other.stdout, 'ERR ENOENT\n', 'another file in that directory: not granted, and fails as it would for nobody');
+  const raw = await run(['/usr/bin/python3', '-c', 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); print("raw", s.type == socket.SOCK_RAW)']);
+  t.equal(raw.stdout, 'raw True\n', `a raw socket through the broker\n${show(raw)}`);
+  const rawTry = await run([fixture('try-static'), 'open', key]);
+  t.equal(rawTry.stdout, 'ERR EACCES\n', 'a program without a grant gets EACCES, as nobody would');
+  const records = readAudit(b.audit);
+  t.ok(records.some(r => r.result === 'granted' && r.call === 'openat' && r.args.filename === key), 'the open is recorded');
+  t.ok(records.some(r => r.result === 'granted' && r.call === 'socket'), 'the raw socket is recorded');
+  t.ok(records.some(r => r.result === 'refused' && r.program.endsWith('try-static')), 'the refusal too');
+  t.ok(verifyAudit(b.audit).ok);
+});
