@@ -356,3 +356,74 @@ t.test('open of a file only root may read, and a raw socket: granted, and refuse
   t.ok(records.some(r => r.result === 'refused' && r.program.endsWith('try-static')), 'the refusal too');
   t.ok(verifyAudit(b.audit).ok);
 });
+
+// A relay between the tracer and the broker, as nobody: it forwards the
+// session's listener, but before each genuine request it sends altered
+// copies (a stale notification id, another fd number, another pid of its
+// own, another call), which the broker must refuse, and then the genuine
+// one, which it grants.
+const RELAY = (root: string, listenPath: string, brokerSock: string, out: string) => `
+import fs from 'node:fs';
+import { native } from '${root}/dist/tracer/native.js';
+import * as P from '${root}/dist/broker/protocol.js';
+const n = native();
+const nap = ms => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+function recvWait(fd) {
+  for (let i = 0; i < 1000; i++) {
+    const m = n.recvMessage(fd, 4096, true);
+    if (m !== null) return m;
+    nap(10);
+  }
+  throw new Error('timeout');
+}
+const lfd = n.unixListen(${JSON.stringify(listenPath)}, 0o600);
+let tracer = -1;
+for (let i = 0; i < 1000 && tracer < 0; i++) { tracer = n.unixAccept(lfd); if (tracer < 0) nap(10); }
+const hello = recvWait(tracer);
+const broker = n.unixConnect(${JSON.stringify(brokerSock)});
+n.sendMessage(broker, hello.data, hello.fds);
+const seen = {};
+const ask = req => { n.sendMessage(broker, P.encodeRequest(req), []); return P.decodeResponse(n.recvMessage(broker, 4096).data); };
+for (;;) {
+  const m = recvWait(tracer);
+  if (m.data.length === 0) break;
+  const req = P.decodeRequest(m.data);
+  seen.staleNotification = ask({ ...req, notifId: req.notifId + 12345n });
+  seen.otherFd = ask({ ...req, args: [0n, ...req.args.slice(1)] });
+  seen.otherPid = ask({ ...req, pid: process.pid });
+  seen.otherCall = ask({ ...req, op: P.Op.OPEN, nr: 257 });
+  const genuine = ask(req);
+  seen.genuine = genuine;
+  n.sendMessage(tracer, P.encodeResponse(genuine), []);
+  fs.writeFileSync(${JSON.stringify(out)}, JSON.stringify(seen, (k, v) => typeof v === 'bigint' ? String(v) : v));
+}
+`;
+
+t.test('a tracer that lies: altered requests are refused and recorded, the true one granted', { skip }, async t => {
+  const tryBin = fixture('try');
+  const b = await startBroker(t, `  - users: [nobody]
+    program: ${tryBin}
+    allow:
+      bind:
+        - sockaddr match "inet-*:83" then permit
+`);
+  const dir = makeFiles(t, { 'p.yaml': 'emulation: linux\ndefault: permit\nrules:\n  bind:\n    - sockaddr match "inet-*:83" then permit as root\n' }, { writableByNobody: true });
+  const relayPath = path.join(dir, 'relay.sock');
+  const out = path.join(dir, 'seen.json');
+  fs.writeFileSync(path.join(dir, 'relay.mjs'), RELAY(unprivRoot(), relayPath, b.socket, out), { mode: 0o644 });
+  const relay = runUnpriv([process.execPath, path.join(dir, 'relay.mjs')], { timeoutMs: 30_000 });
+  for (let i = 0; i < 100 && !fs.existsSync(relayPath); i++) await new Promise(r => setTimeout(r, 50));
+  const r = await runUnpriv([path.join(unprivRoot(), paths.systrace), 'run', '-a', '-f', path.join(dir, 'p.yaml'), '--broker', relayPath, '--', tryBin, 'bind', '127.0.0.1', '83'], { timeoutMs: 30_000 });
+  const rel = await relay;
+  t.equal(r.stdout, 'OK\n', `the genuine request is granted\n${show(r)}\n${show(rel)}`);
+  const seen = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, { granted: boolean; reason: string }>;
+  t.match(seen.staleNotification, { granted: false, reason: /not pending/ }, 'a stale notification id');
+  t.match(seen.otherFd, { granted: false, reason: /arguments claimed are not those/ }, 'another fd number');
+  t.match(seen.otherPid, { granted: false, reason: /not blocked in bind/ }, 'another pid of its own');
+  t.match(seen.otherCall, { granted: false, reason: /is not openat|not blocked in openat/ }, 'another call');
+  t.match(seen.genuine, { granted: true });
+  const records = readAudit(b.audit);
+  t.equal(records.filter(x => x.result === 'refused').length, 4, 'four refusals recorded');
+  t.equal(records.filter(x => x.result === 'granted').length, 1, 'one grant');
+  t.ok(verifyAudit(b.audit).ok);
+});
