@@ -8,6 +8,7 @@ import { loadAdminPolicy, type AdminPolicy } from './admin-policy.js';
 import { AuditLog } from './audit.js';
 import { Session, type Caller } from './session.js';
 import { native } from '../tracer/native.js';
+import { loadOperations } from './ops/index.js';
 
 export const DEFAULT_POLICY = '/etc/systrace/elevate.yaml';
 export const DEFAULT_SOCKET = '/run/systrace/broker.sock';
@@ -32,9 +33,10 @@ function startup(policyFile: string, checkOwnership: boolean): { policy: AdminPo
   return { policy, audit };
 }
 
-export function serve(opts: ServeOptions): void {
+export async function serve(opts: ServeOptions): Promise<void> {
   const n = native();
   const { policy, audit } = startup(opts.policyFile, opts.checkOwnership ?? true);
+  const operations = await loadOperations();
   let listenFd: number;
   if (opts.socket) {
     fs.mkdirSync(opts.socket.slice(0, opts.socket.lastIndexOf('/')) || '/', { recursive: true, mode: 0o755 });
@@ -50,7 +52,7 @@ export function serve(opts: ServeOptions): void {
       if (fd < 0) return;
       const cred = n.peerCred(fd);
       const caller: Caller = { uid: cred.uid, gid: cred.gid, how: 'SO_PEERCRED' };
-      const s: Session = new Session(fd, caller, { policy: () => policy, audit, log }, () => sessions.delete(s));
+      const s: Session = new Session(fd, caller, { policy: () => policy, operations, audit, log }, () => sessions.delete(s));
       sessions.add(s);
     }
   });
@@ -58,24 +60,25 @@ export function serve(opts: ServeOptions): void {
 }
 
 /** One tracer's session, through the setuid launcher. */
-function session(callerUid: number, callerGid: number): void {
+async function session(callerUid: number, callerGid: number): Promise<void> {
   const { policy, audit } = startup(DEFAULT_POLICY, true);
-  new Session(3, { uid: callerUid, gid: callerGid, how: 'setuid launcher' }, { policy: () => policy, audit, log }, () => {
+  const operations = await loadOperations();
+  new Session(3, { uid: callerUid, gid: callerGid, how: 'setuid launcher' }, { policy: () => policy, operations, audit, log }, () => {
     audit.close();
     process.exit(0);
   });
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   const opt = (name: string): string | undefined => argv.find(a => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   try {
     if (argv.includes('--session')) {
       const uid = Number(opt('caller-uid'));
       const gid = Number(opt('caller-gid'));
       if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error('--session needs --caller-uid and --caller-gid');
-      session(uid, gid);
+      await session(uid, gid);
     } else if (argv.includes('--daemon')) {
-      serve({ policyFile: opt('policy') ?? DEFAULT_POLICY, socket: opt('socket') });
+      await serve({ policyFile: opt('policy') ?? DEFAULT_POLICY, socket: opt('socket') });
     } else {
       throw new Error('usage: main.js --session --caller-uid=N --caller-gid=N | --daemon [--socket=PATH] [--policy=FILE]');
     }
@@ -86,5 +89,5 @@ function main(argv: string[]): void {
 }
 
 if (process.argv[1] && fs.realpathSync(process.argv[1]) === fs.realpathSync(new URL(import.meta.url).pathname)) {
-  main(process.argv.slice(2));
+  void main(process.argv.slice(2));
 }

@@ -5,18 +5,12 @@ export const PROTOCOL_VERSION = 1;
 /** No message of the protocol is larger; anything larger is refused unread. */
 export const MAX_MESSAGE = 4096;
 
-export enum Op {
-  UNSPECIFIED = 0,
-  BIND = 1,
-  OPEN = 2,
-  RAW_SOCKET = 3,
-}
-
 export interface Request {
   id: bigint;
   pid: number;
   notifId: bigint;
-  op: Op;
+  /** The operation's name (a file in broker/ops/). */
+  op: string;
   nr: number;
   args: bigint[];
 }
@@ -44,15 +38,6 @@ message Hello {
   uint32 version = 1;
 }
 
-// The closed set of privileged operations. A new one is one more value
-// here and one more file in broker/ops/.
-enum Op {
-  OP_UNSPECIFIED = 0;
-  BIND = 1;        // bind(2) of the target's socket, e.g. to a port below 1024
-  OPEN = 2;        // open/openat of a file only root may open
-  RAW_SOCKET = 3;  // socket(2) needing CAP_NET_RAW
-}
-
 // Tracer -> broker: "the target PID is blocked in this call, notification
 // NOTIF_ID on the listener you hold; its policy marks it for elevation".
 // The broker believes none of it: it checks each claim with the kernel.
@@ -60,7 +45,10 @@ message Request {
   uint64 id = 1;         // the tracer's own number, echoed in the response
   uint32 pid = 2;        // the thread that made the call
   uint64 notif_id = 3;
-  Op op = 4;
+  // The operation, by name: the closed set is the files in broker/ops/
+  // (root-owned, installed with the broker), one per privileged call
+  // ("bind", "open", "raw-socket"); adding one is adding a file.
+  string op = 4;
   uint32 nr = 5;         // the system call number (x86_64)
   repeated uint64 args = 6;
 }
@@ -108,10 +96,10 @@ export function encodeRequest(r: Request): Buffer {
 /** Throws on a malformed message: the caller refuses and records it. */
 export function decodeRequest(buf: Buffer): Request {
   const T = types().Request;
-  const m = T.toObject(T.decode(buf), { longs: String, enums: Number, defaults: true }) as Record<string, unknown>;
+  const m = T.toObject(T.decode(buf), { longs: String, defaults: true }) as Record<string, unknown>;
   const args = (m.args as string[]).map(big);
   if (args.length > 6) throw new Error('more than six arguments');
-  return { id: big(m.id), pid: Number(m.pid), notifId: big(m.notifId), op: Number(m.op) as Op, nr: Number(m.nr), args };
+  return { id: big(m.id), pid: Number(m.pid), notifId: big(m.notifId), op: String(m.op ?? ''), nr: Number(m.nr), args };
 }
 
 export function encodeResponse(r: Response): Buffer {

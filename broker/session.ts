@@ -15,20 +15,10 @@
 import type { AuditLog, AuditEntry } from './audit.js';
 import type { AdminPolicy } from './admin-policy.js';
 import { decideElevation } from './admin-policy.js';
-import { decodeHello, decodeRequest, encodeResponse, MAX_MESSAGE, Op, type Request } from './protocol.js';
+import { decodeHello, decodeRequest, encodeResponse, MAX_MESSAGE, type Request } from './protocol.js';
 import { blockedCall, readTarget, userInfo } from './target.js';
 import type { Operation } from './ops/types.js';
-import { bindOp } from './ops/bind.js';
-import { openOp } from './ops/open.js';
-import { rawSocketOp } from './ops/raw-socket.js';
 import { native } from '../tracer/native.js';
-
-/** The closed set of operations: one file each in ops/. */
-const OPERATIONS: Readonly<Record<number, Operation>> = {
-  [Op.BIND]: bindOp,
-  [Op.OPEN]: openOp,
-  [Op.RAW_SOCKET]: rawSocketOp,
-};
 
 export interface Caller {
   uid: number;
@@ -39,6 +29,8 @@ export interface Caller {
 
 export interface SessionOptions {
   policy: () => AdminPolicy;
+  /** The closed set of operations: broker/ops/, one file each. */
+  operations: Map<string, Operation>;
   audit: AuditLog;
   log(line: string): void;
 }
@@ -114,7 +106,7 @@ export class Session {
       uid: this.caller.uid,
       pid: req.pid,
       program: '?',
-      call: OPERATIONS[req.op]?.name ?? `op ${req.op}`,
+      call: req.op.slice(0, 32) || '?',
       args: {},
       grant: null,
       result: 'refused',
@@ -123,7 +115,7 @@ export class Session {
       this.record({ ...entry, result: 'refused', reason });
       this.reply(req, false, '', reason);
     };
-    const op = OPERATIONS[req.op];
+    const op = this.opts.operations.get(req.op);
     if (!op) return refuse('no such operation');
     if (!Number.isInteger(req.pid) || req.pid <= 0) return refuse('bad pid');
     const target = readTarget(req.pid);
@@ -140,7 +132,7 @@ export class Session {
     if (!this.n.notifyIdValid(this.listener, req.notifId)) return refuse('the notification is not pending on this session\'s listener');
     const prepared = op.prepare({ pid: req.pid, tgid: target.tgid, args: blocked.args, nr: blocked.nr, listener: this.listener, notifId: req.notifId, n: this.n });
     if (typeof prepared === 'string') return refuse(prepared);
-    const entry: AuditEntry = { ...base, args: prepared.shown };
+    const entry: AuditEntry = { ...base, call: prepared.call.syscall, args: prepared.shown };
     let decision: ReturnType<typeof decideElevation>;
     try {
       decision = decideElevation(this.opts.policy(), {

@@ -11,9 +11,10 @@ import type { Operation } from './types.js';
 
 const MAX_SOCKADDR = 128;
 
-export const bindOp: Operation = {
+export const operation: Operation = {
   nrs: [49],
   name: 'bind',
+  calls: ['bind'],
   prepare(ctx) {
     const fd = Number(BigInt.asIntN(32, ctx.args[0]!));
     const len = Number(ctx.args[2]! & 0xffffffffn);

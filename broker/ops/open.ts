@@ -16,9 +16,10 @@ const O_EXCL = 0o200;
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 
-export const openOp: Operation = {
+export const operation: Operation = {
   nrs: [2, 257],
-  name: 'openat',
+  name: 'open',
+  calls: ['open', 'openat'],
   prepare(ctx) {
     const at = ctx.nr === 257;
     const dirfd = at ? Number(BigInt.asIntN(32, ctx.args[0]!)) : AT_FDCWD;

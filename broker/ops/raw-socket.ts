@@ -9,9 +9,10 @@ import type { Operation } from './types.js';
 
 const SOCK_CLOEXEC = 0o2000000;
 
-export const rawSocketOp: Operation = {
+export const operation: Operation = {
   nrs: [41],
-  name: 'socket',
+  name: 'raw-socket',
+  calls: ['socket'],
   prepare(ctx) {
     const domain = Number(ctx.args[0]! & 0xffffffffn);
     const type = Number(ctx.args[1]! & 0xffffffffn);

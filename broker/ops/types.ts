@@ -29,9 +29,11 @@ export interface Prepared {
 }
 
 export interface Operation {
-  /** x86_64 numbers of the calls this operation carries out. */
-  nrs: number[];
+  /** The name requests give (Request.op). */
   name: string;
+  /** The x86_64 calls it carries out, by name (for the tracer) and number (checked against /proc/PID/syscall). */
+  calls: string[];
+  nrs: number[];
   /** Reads what the call names, from the target itself; a string is a refusal. */
   prepare(ctx: OpContext): Prepared | string;
 }

@@ -164,7 +164,7 @@ const n = native();
 const out = {};
 const connect = () => { const fd = n.unixConnect(${JSON.stringify(socket)}); if (fd < 0) throw new Error('connect ' + fd); return fd; };
 const ask = (fd, req) => { n.sendMessage(fd, P.encodeRequest(req), []); return P.decodeResponse(n.recvMessage(fd, 4096).data); };
-const base = { id: 1n, pid: process.pid, notifId: 1n, op: P.Op.BIND, nr: 49, args: [3n, 0n, 16n, 0n, 0n, 0n] };
+const base = { id: 1n, pid: process.pid, notifId: 1n, op: 'bind', nr: 49, args: [3n, 0n, 16n, 0n, 0n, 0n] };
 // A pipe passed off as a seccomp listener.
 const [r, w] = n.socketPair();
 let fd = connect();
@@ -172,7 +172,7 @@ n.sendMessage(fd, P.encodeHello(), [r]);
 out.rootPid = ask(fd, { ...base, pid: 1 });
 out.notBlocked = ask(fd, { ...base, id: 2n });
 out.wrongNr = ask(fd, { ...base, id: 3n, nr: 59 });
-out.noOp = ask(fd, { ...base, id: 4n, op: 99 });
+out.noOp = ask(fd, { ...base, id: 4n, op: 'mount' });
 out.badPid = ask(fd, { ...base, id: 5n, pid: -3 });
 n.sendMessage(fd, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), []);      // malformed
 n.sendMessage(fd, Buffer.alloc(8000, 7), []);                                   // oversized
@@ -391,7 +391,7 @@ for (;;) {
   seen.staleNotification = ask({ ...req, notifId: req.notifId + 12345n });
   seen.otherFd = ask({ ...req, args: [0n, ...req.args.slice(1)] });
   seen.otherPid = ask({ ...req, pid: process.pid });
-  seen.otherCall = ask({ ...req, op: P.Op.OPEN, nr: 257 });
+  seen.otherCall = ask({ ...req, op: 'open', nr: 257 });
   const genuine = ask(req);
   seen.genuine = genuine;
   n.sendMessage(tracer, P.encodeResponse(genuine), []);
@@ -420,7 +420,7 @@ t.test('a tracer that lies: altered requests are refused and recorded, the true 
   t.match(seen.staleNotification, { granted: false, reason: /not pending/ }, 'a stale notification id');
   t.match(seen.otherFd, { granted: false, reason: /arguments claimed are not those/ }, 'another fd number');
   t.match(seen.otherPid, { granted: false, reason: /not blocked in bind/ }, 'another pid of its own');
-  t.match(seen.otherCall, { granted: false, reason: /is not openat|not blocked in openat/ }, 'another call');
+  t.match(seen.otherCall, { granted: false, reason: /not blocked in open/ }, 'another call');
   t.match(seen.genuine, { granted: true });
   const records = readAudit(b.audit);
   t.equal(records.filter(x => x.result === 'refused').length, 4, 'four refusals recorded');

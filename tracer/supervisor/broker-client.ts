@@ -5,31 +5,21 @@
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { native } from '../native.js';
-import { decodeResponse, encodeHello, encodeRequest, MAX_MESSAGE, Op, type Response } from '../../broker/protocol.js';
+import { decodeResponse, encodeHello, encodeRequest, MAX_MESSAGE, type Response } from '../../broker/protocol.js';
+import { loadOperations, operationFor } from '../../broker/ops/index.js';
+import type { Operation } from '../../broker/ops/types.js';
 
 export const DEFAULT_BROKER_SOCKET = '/run/systrace/broker.sock';
 export const DEFAULT_LAUNCHER = '/usr/local/lib/systrace/broker-launch';
-
-/** The broker operation that carries out a call, by x86_64 call name. */
-export function operationFor(syscall: string): Op | undefined {
-  switch (syscall) {
-    case 'bind':
-      return Op.BIND;
-    case 'open':
-    case 'openat':
-      return Op.OPEN;
-    case 'socket':
-      return Op.RAW_SOCKET;
-    default:
-      return undefined;
-  }
-}
 
 export class BrokerClient {
   private readonly n = native();
   private nextId = 1n;
   private readonly pending = new Map<bigint, (r: Response) => void>();
   private poller: { stop(): void } | undefined;
+
+  /** The operations this installation knows, to name the one a call needs. */
+  operations = new Map<string, Operation>();
 
   private constructor(private readonly sock: number, readonly how: string) {
     this.poller = new this.n.Poller(sock, () => this.readable());
@@ -81,7 +71,19 @@ export class BrokerClient {
     return client;
   }
 
-  request(pid: number, notifId: bigint, op: Op, nr: number, args: bigint[]): Promise<Response> {
+  /** Connects, and learns the operations (from broker/ops/, as installed with systrace). */
+  static async open(listenerFd: number, where?: string): Promise<BrokerClient> {
+    const client = BrokerClient.connect(listenerFd, where);
+    client.operations = await loadOperations();
+    return client;
+  }
+
+  /** The operation's name for an x86_64 call, or undefined when none carries it out. */
+  operationFor(syscall: string): string | undefined {
+    return operationFor(this.operations, syscall)?.name;
+  }
+
+  request(pid: number, notifId: bigint, op: string, nr: number, args: bigint[]): Promise<Response> {
     const id = this.nextId++;
     return new Promise(resolve => {
       this.pending.set(id, resolve);

@@ -157,7 +157,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   let broker: BrokerClient | undefined;
   if (policies.some(p => [...p.rules.values()].some(rules => rules.some(r => r.action.asUser)))) {
     try {
-      broker = BrokerClient.connect(confined.listenerFd, opts.brokerSocket);
+      broker = await BrokerClient.open(confined.listenerFd, opts.brokerSocket);
     } catch (e) {
       report(`systrace: elevation unavailable: ${(e as Error).message}; "permit as root" calls run with your own rights`);
     }

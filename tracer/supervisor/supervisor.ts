@@ -14,7 +14,7 @@ import { ERRNOS } from '../policy/errno-table.js';
 import { decide, prepare, type CallView, type Decision, type PreparedPolicy } from '../engine/decide.js';
 import { aliasOf } from '../policy/aliases.js';
 import type { Question } from './prompt.js';
-import { operationFor, type BrokerClient } from './broker-client.js';
+import type { BrokerClient } from './broker-client.js';
 import { native, type Notification } from '../native.js';
 import { formatSockaddr } from './sockaddr.js';
 
@@ -186,8 +186,8 @@ export class Supervisor {
   private elevate(note: Notification, emu: Emulation, name: string, prep: Prepared, decision: Decision): boolean {
     const as = decision.action.asUser!;
     const where = decision.rule ? `${decision.rule.pos.file}:${decision.rule.pos.line}` : 'policy';
-    const op = emu === 'linux' ? operationFor(prep.view.syscall) : undefined;
     const broker = this.opts.broker;
+    const op = emu === 'linux' ? broker?.operationFor(prep.view.syscall) : undefined;
     if (!broker || op === undefined || as.user !== 'root' || as.group !== undefined) {
       const why = !broker ? 'no root broker is connected' : op === undefined ? `the broker does not carry out ${emu}-${prep.view.syscall}` : 'the broker elevates to root only';
       this.opts.report(`systrace: ${where}: "as ${as.user}${as.group ? ':' + as.group : ''}": ${why}: ${name} performed as ${this.opts.user.name} (pid ${note.pid})`);

@@ -12,9 +12,9 @@ export function registerBrokerServe(broker: Command): void {
     .option('--socket <path>', 'the socket to listen on (without it: fd 3, from systemd socket activation)', DEFAULT_SOCKET)
     .option('--systemd', 'listen on fd 3, passed by systemd socket activation', false)
     .option('--policy <file>', 'the admin elevation policy (root-owned, or the broker will not start)', DEFAULT_POLICY)
-    .action((o: { socket: string; systemd: boolean; policy: string }) => {
+    .action(async (o: { socket: string; systemd: boolean; policy: string }) => {
       try {
-        serve({ policyFile: o.policy, socket: o.systemd ? undefined : o.socket });
+        await serve({ policyFile: o.policy, socket: o.systemd ? undefined : o.socket });
       } catch (e) {
         writeStderr(`systrace broker: ${(e as Error).message}\n`);
         process.exit(125);
