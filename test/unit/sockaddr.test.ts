@@ -38,3 +38,16 @@ for (const [name, buf, want] of cases) {
   t.equal(formatSockaddr(buf), want, name);
 }
 t.equal(formatSockaddr(Buffer.from([1])), '<short sockaddr>', 'short buffer');
+
+import { parseSockaddr } from '../../tracer/supervisor/sockaddr.js';
+t.test('parseSockaddr is formatSockaddr\'s reverse', async t => {
+  for (const [, buf, text] of cases) {
+    const parsed = parseSockaddr(text);
+    t.ok(parsed, `${text} parses`);
+    t.equal(formatSockaddr(parsed!), text, `${text} round-trips`);
+    if (!text.startsWith('/') && !text.startsWith('@')) t.same(parsed, buf.subarray(0, parsed!.length), `${text}: same bytes`);
+  }
+  for (const bad of ['inet-[1.2.3.256]:80', 'inet-[1.2.3.4]:70000', 'inet6-[1::2::3]:1', 'tcp:80', 'inet6-[::1]']) {
+    t.equal(parseSockaddr(bad), undefined, `${bad} refused`);
+  }
+});

@@ -134,12 +134,16 @@ export function decide(prepared: PreparedPolicy, call: CallView): Decision {
       const paths = call.filenames ?? [];
       if (paths.length < 2) return aliasDecision(prepared, list, alias, call);
       let first: Decision | undefined;
+      let rewriting: Decision | undefined;
       for (const p of paths) {
         const d = aliasDecision(prepared, list, alias, { ...call, filenames: [p] });
         if (d.action.verdict.kind !== 'permit') return d;
         first ??= d;
+        if (d.action.rewrite) rewriting ??= d;
       }
-      return first!;
+      // Both permitted: a rewrite of either is carried (it applies to every
+      // path it covers, see tracer/policy/rewrite.ts).
+      return rewriting ?? first!;
     }
   }
   return { action: prepared.defaultAction, via: 'default' };
@@ -150,6 +154,15 @@ function aliasDecision(prepared: PreparedPolicy, list: readonly PreparedRule[], 
     if (r.test(call)) return { action: r.action, rule: r.rule, via: 'alias', key: alias };
   }
   return { action: prepared.defaultAction, via: 'default' };
+}
+
+/** Whether `rule` (of this policy) matches the call: for applying a rewrite to the right path. */
+export function ruleMatches(prepared: PreparedPolicy, rule: Rule, call: CallView): boolean {
+  for (const list of [...prepared.bySyscall.values(), ...prepared.byAlias.values()]) {
+    const r = list.find(x => x.rule === rule);
+    if (r) return r.test(call);
+  }
+  return false;
 }
 
 /** The prepared rules consulted first for a call (its own and its groups'), in order. */

@@ -135,7 +135,7 @@ function effective(action: Action, enforce: boolean): Action {
 }
 
 function kernelAction(action: Action): number | undefined {
-  if (action.log || action.asUser) return undefined;
+  if (action.log || action.asUser || action.rewrite) return undefined;
   switch (action.verdict.kind) {
     case 'permit':
       return SECCOMP_RET.ALLOW;
@@ -301,7 +301,7 @@ function placeCall(
   const all = [...rules, ...aliasRules];
   if (all.some(r => usesMemory(r.expr))) return { target: 'user', why: 'rules read the program\'s memory' };
   if (all.some(r => kernelAction(effective(r.action, opts.enforce)) === undefined)) {
-    return { target: 'user', why: 'rules ask, log or elevate' };
+    return { target: 'user', why: 'rules ask, log, elevate or rewrite' };
   }
   // The open family is fsread or fswrite depending on its flags (openat2's
   // are in memory): alias rules apply to some of its calls only, so they

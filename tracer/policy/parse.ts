@@ -15,6 +15,7 @@
 //   predicate := translator [ '[' N ']' ] op "value"
 //   op        := eq | neq | match | sub | nsub | re | inpath
 //   action    := verb [ '[' errno ']' ] { 'log' | 'as' user [ ':' group ] }
+//              | 'rewrite' "to" { 'log' }  |  'rewrite' "from" 'to' "to" { 'log' }
 //   verb      := permit | deny | ask | kill | elevate
 //   subject   := user | group;  condop := = | != | < | > | <= | >=
 //
@@ -28,6 +29,8 @@ import { isAlias as isYamlAlias, isMap, isScalar, isSeq, LineCounter, parseDocum
 import type { Node as YamlNode, Pair } from 'yaml';
 import type { Action, Condition, DefaultAction, Emulation, Expr, Op, Policy, Predicate, Rule, SourcePos, Verdict } from './types.js';
 import { EMULATION_LABEL, isEmulation, isSyscall } from './syscalls.js';
+import { checkRewrites } from './rewrite.js';
+import { decide, prepare } from '../engine/decide.js';
 import { aliasMembers, isAlias, type Alias } from './aliases.js';
 import { groupMembers, isGroup } from './groups.js';
 import { isTranslator, INTEGER_TRANSLATORS, MEMORY_TRANSLATORS, translatorApplies } from './signatures.js';
@@ -73,7 +76,7 @@ export class PolicyError extends Error {
 export const TOP_LEVEL_KEYS = ['policy', 'emulation', 'default', 'rules'] as const;
 export const OPERATORS: readonly Op[] = ['eq', 'neq', 'match', 'sub', 'nsub', 're', 'inpath'];
 export const TRANSLATORS: readonly string[] = [...MEMORY_TRANSLATORS, ...Object.keys(INTEGER_TRANSLATORS)];
-const VERBS = ['permit', 'deny', 'ask', 'kill', 'elevate'];
+const VERBS = ['permit', 'deny', 'ask', 'kill', 'elevate', 'rewrite'];
 const COND_OPS: readonly Condition['op'][] = ['=', '!=', '<', '>', '<=', '>='];
 
 // ---------------------------------------------------------------- positions
@@ -422,6 +425,20 @@ class RuleParser {
     }
     const action: Action = { verdict, log: false };
     if (v.text === 'elevate') action.asUser = { user: 'root' };
+    if (v.text === 'rewrite') {
+      // rewrite "TO" | rewrite "FROM" to "TO": a permit carried out on another argument.
+      const first = this.next();
+      if (first.kind !== 'string') throw new RuleSyntaxError(first.start, `expected a quoted file name or address after 'rewrite', found ${describe(first)}`);
+      const a = expandVariables(first.text, this.cx.env, 'eq');
+      if (this.isWord('to')) {
+        this.next();
+        const second = this.next();
+        if (second.kind !== 'string') throw new RuleSyntaxError(second.start, `expected a quoted file name or address after 'to', found ${describe(second)}`);
+        action.rewrite = { from: a, to: expandVariables(second.text, this.cx.env, 'eq') };
+      } else {
+        action.rewrite = { to: a };
+      }
+    }
     for (;;) {
       const t = this.peek();
       if (this.isWord('log')) {
@@ -445,6 +462,8 @@ class RuleParser {
         }
         if (v.text === 'elevate') {
           this.cx.problems.push({ index: t.start, reason: `'elevate' already means 'permit as root': drop 'as ${u.text}' or write 'permit as ...'` });
+        } else if (v.text === 'rewrite') {
+          this.cx.problems.push({ index: t.start, reason: `a rewritten call is carried out with the program's own rights: 'as' does not apply` });
         } else if (v.text !== 'permit') {
           this.cx.problems.push({ index: t.start, reason: `'as' applies only to permit, not ${v.text}` });
         } else if (action.asUser) {
@@ -675,6 +694,12 @@ export function parsePolicy(text: string, file: string, env: PolicyEnv): Policy 
     }
   }
 
+  // Rewrites may only lead where the policy itself permits.
+  if (!errors.length) {
+    for (const p of checkRewrites(policy, (without, call) => decide(prepare(without, { enforce: true, aliases: true }), call).action.verdict.kind)) {
+      errors.push({ file: p.pos.file, line: p.pos.line, col: p.pos.col, reason: p.reason });
+    }
+  }
   if (errors.length) {
     errors.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new PolicyError(errors);

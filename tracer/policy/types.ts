@@ -50,8 +50,15 @@ export interface Action {
   verdict: Verdict;
   /** `then permit log`: every match is reported. */
   log: boolean;
-  /** `as root`, `as user:group`, or `elevate`: performed by the broker (issue 4). */
+  /** `as root`, `as user:group`, or `elevate`: performed by the broker. */
   asUser?: { user: string; group?: string };
+  /**
+   * `then rewrite "TO"`: the call is permitted and carried out on TO
+   * instead of its own argument (a file name or socket address).
+   * `then rewrite "FROM" to "TO"`: a path under FROM (or an address of
+   * the form FROM) is carried out under TO instead.
+   */
+  rewrite?: { from?: string; to: string };
 }
 
 /** `, if user = root` and friends: applies the rule only to that user or group. */

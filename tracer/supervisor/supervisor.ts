@@ -11,12 +11,13 @@ import fs from 'node:fs';
 import type { Emulation, Policy } from '../policy/types.js';
 import { syscallName } from '../policy/syscalls.js';
 import { ERRNOS } from '../policy/errno-table.js';
-import { decide, prepare, type CallView, type Decision, type PreparedPolicy } from '../engine/decide.js';
+import { decide, prepare, ruleMatches, type CallView, type Decision, type PreparedPolicy } from '../engine/decide.js';
 import { aliasOf } from '../policy/aliases.js';
 import type { Question } from './prompt.js';
 import type { BrokerClient } from './broker-client.js';
 import { native, type Notification } from '../native.js';
-import { formatSockaddr } from './sockaddr.js';
+import { formatSockaddr, parseSockaddr } from './sockaddr.js';
+import { rewritePath, rewriteSockaddr } from '../policy/rewrite.js';
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
 const AUDIT_ARCH_I386 = 0x40000003;
@@ -85,6 +86,18 @@ interface Prepared {
   shown: string;
   /** Performs a permitted call; returns [value, -errno]. */
   perform(): Outcome;
+  /** What perform() acts on; a rewrite replaces it first (see rewrite()). */
+  target?: Target;
+  /** Why this call cannot be rewritten (the kernel reads the argument itself). */
+  noRewrite?: string;
+}
+
+/** The normalised arguments a call is carried out on. */
+interface Target {
+  /** filename[0], filename[1]: the resolved path, or why there is none. */
+  paths: { path?: string; errno?: number }[];
+  /** For the socket calls: the address used. */
+  addr?: Buffer;
 }
 
 type Outcome = { val: bigint; error: number } | 'continue' | 'answered';
@@ -145,6 +158,13 @@ export class Supervisor {
     const verdict = decision.action.verdict;
     if (verdict.kind === 'permit') {
       if (decision.action.log) this.opts.report(this.line('permit', note, emu, name, prep, loaded, decision));
+      if (decision.action.rewrite) {
+        const done = this.rewrite(note, emu, name, prep, decision);
+        if (done !== true) {
+          this.answer(note, done);
+          return;
+        }
+      }
       if (decision.action.asUser) {
         if (this.elevate(note, emu, name, prep, decision)) return;
       }
@@ -175,6 +195,58 @@ export class Supervisor {
       }
     }
     this.answer(note, fail(-errnoOf(errno)));
+  }
+
+  /**
+   * `then rewrite`: the call is carried out on the rewritten value of the
+   * normalised argument that was checked; the program's memory is not read
+   * again. A rewritten path is resolved like any other (symlinks and all),
+   * so that RESOLVE_NO_SYMLINKS still guards the use. true when the target
+   * is rewritten (perform goes on); otherwise the refusal to answer with.
+   */
+  private rewrite(note: Notification, emu: Emulation, name: string, prep: Prepared, decision: Decision): true | Outcome {
+    const rw = decision.action.rewrite!;
+    const where = decision.rule ? `${decision.rule.pos.file}:${decision.rule.pos.line}` : 'policy';
+    const target = prep.target;
+    if (prep.noRewrite) {
+      this.opts.report(`systrace: ${where}: ${emu}-${name} cannot be rewritten (${prep.noRewrite}): denied (pid ${note.pid}, ${prep.shown})`);
+      return fail(-errnoOf('EPERM'));
+    }
+    const changes: string[] = [];
+    if (target && target.addr !== undefined && prep.view.sockaddr !== undefined) {
+      const to = rewriteSockaddr(prep.view.sockaddr, rw);
+      const buf = to === undefined ? undefined : parseSockaddr(to);
+      if (to !== undefined && buf) {
+        target.addr = buf;
+        changes.push(`sockaddr: ${prep.view.sockaddr} -> ${to}`);
+      }
+    } else if (target && target.paths.length > 0) {
+      const shown = prep.view.filenames ?? [];
+      const loaded = this.opts.policies.get(emu);
+      target.paths.forEach((t, i) => {
+        const from = shown[i];
+        if (from === undefined) return;
+        // "rewrite TO" replaces the path the rule matched: for rename and
+        // link, the one (or both) the rule's expression names.
+        if (rw.from === undefined && shown.length > 1 && decision.rule && loaded &&
+            !ruleMatches(loaded.prepared, decision.rule, { ...prep.view, filenames: [from] })) return;
+        const to = rewritePath(from, rw);
+        if (to === undefined) return;
+        const r = this.n.resolvePath(0, note.pid, AT_FDCWD, to, true);
+        if (typeof r === 'number') target.paths[i] = { errno: r };
+        else if ('missing' in r) target.paths[i] = { errno: -r.errno };
+        else target.paths[i] = { path: r.path };
+        changes.push(`${i === 0 ? 'filename' : `filename[${i}]`}: ${from} -> ${to}`);
+      });
+    }
+    if (changes.length === 0) {
+      // The rule matched, yet its rewrite fits nothing here: carrying out
+      // the original instead would be a permit nobody wrote.
+      this.opts.report(`systrace: ${where}: rewrite does not apply to ${emu}-${name} (pid ${note.pid}, ${prep.shown}): denied`);
+      return fail(-errnoOf('EPERM'));
+    }
+    if (decision.action.log) this.opts.report(`systrace: rewrite user: ${this.opts.user.name}, pid: ${note.pid}, syscall: ${emu}-${name}(${note.nr}), ${changes.join(', ')}, rule: ${where}`);
+    return true;
   }
 
   /**
@@ -422,7 +494,7 @@ export class Supervisor {
         // check, the program's cwd is some other directory, which grants
         // nothing: every later relative path is normalised against the
         // cwd the kernel really has, and checked again.
-        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: true }], () => 'continue');
+        return this.noRewrite(this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: true }], () => 'continue'), 'the kernel reads chdir\'s path itself');
       case 'execve':
         return this.exec(note, base, AT_FDCWD, a[0]!, 0);
       case 'execveat':
@@ -486,6 +558,12 @@ export class Supervisor {
       default:
         return this.integerOnly(note, base, name);
     }
+  }
+
+  /** Marks a call whose argument the kernel reads itself: it cannot be rewritten. */
+  private noRewrite(p: Prepared | number, why: string): Prepared | number {
+    if (typeof p !== 'number') p.noRewrite = why;
+    return p;
   }
 
   /** A call decided on its integer arguments alone: CONTINUE is exact (registers are not re-read). */
@@ -564,12 +642,15 @@ export class Supervisor {
     const follow = !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) !== (O_CREAT | O_EXCL);
     const norm = this.normalise(note, dirfd, raw, follow);
     view.filenames = [norm.shown];
+    const target: Target = { paths: [{ path: norm.path, errno: norm.errno }] };
     return {
       view,
       shown: `filename: ${norm.shown}`,
+      target,
       perform: () => {
-        if (norm.path === undefined) return fail(norm.errno ?? -errnoOf('ENOENT'));
-        if (OTHER_PROC_MEM.test(norm.shown)) {
+        const path = target.paths[0]!.path;
+        if (path === undefined) return fail(target.paths[0]!.errno ?? -errnoOf('ENOENT'));
+        if (OTHER_PROC_MEM.test(norm.shown) || OTHER_PROC_MEM.test(path)) {
           // Another process's memory: writing it would let one confined
           // process change another's arguments after our check.
           this.opts.report(`systrace: ${norm.shown} is another process's memory: denied (pid ${note.pid})`);
@@ -578,7 +659,9 @@ export class Supervisor {
         if (flags & O_PATH) {
           // The kernel will not inject an O_PATH file (ADDFD takes only
           // files fget() returns). CONTINUE is exact when nothing can
-          // change the path's bytes after our check (see pathRace).
+          // change the path's bytes after our check (see pathRace); a
+          // rewritten one cannot be continued at all.
+          if (path !== norm.path) return fail(-errnoOf('EPERM'));
           const race = this.pathRace(note.pid, addr, Buffer.byteLength(raw) + 1);
           if (!race) return 'continue';
           this.opts.report(`systrace: O_PATH open of ${norm.shown} cannot be checked race-free (${race}): denied (pid ${note.pid})`);
@@ -586,7 +669,7 @@ export class Supervisor {
         }
         const creating = (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
         const m = creating ? mode & ~this.umask(note.pid) & 0o7777 : 0;
-        const fd = this.n.openResolved(norm.path, flags & ~O_CLOEXEC, m);
+        const fd = this.n.openResolved(path, flags & ~O_CLOEXEC, m);
         if (fd < 0) return fail(fd);
         try {
           const r = this.n.notifyAddFd(this.opts.listenerFd, note.id, fd, (flags & O_CLOEXEC) !== 0, true);
@@ -635,10 +718,15 @@ export class Supervisor {
     }
     const norm = this.normalise(note, raw === '' && flags & AT_EMPTY_PATH ? AT_FDCWD : dirfd, raw === '' && flags & AT_EMPTY_PATH ? '.' : raw, !(flags & AT_SYMLINK_NOFOLLOW));
     view.filenames = [norm.shown];
+    const target: Target = { paths: [{ path: norm.path, errno: norm.errno }] };
     return {
       view,
       shown: `filename: ${norm.shown}`,
-      perform: () => (norm.path === undefined ? fail(norm.errno ?? -errnoOf('ENOENT')) : write(this.n.pathCall(name.startsWith('l') ? 'lstat' : 'stat', norm.path))),
+      target,
+      perform: () => {
+        const t = target.paths[0]!;
+        return t.path === undefined ? fail(t.errno ?? -errnoOf('ENOENT')) : write(this.n.pathCall(name.startsWith('l') ? 'lstat' : 'stat', t.path));
+      },
     };
   }
 
@@ -662,10 +750,15 @@ export class Supervisor {
     const empty = raw === '' && flags & AT_EMPTY_PATH;
     const norm = this.normalise(note, dirfd, empty ? '.' : raw, !(flags & AT_SYMLINK_NOFOLLOW));
     view.filenames = [norm.shown];
+    const target: Target = { paths: [{ path: norm.path, errno: norm.errno }] };
     return {
       view,
       shown: `filename: ${norm.shown}`,
-      perform: () => (norm.path === undefined ? fail(norm.errno ?? -errnoOf('ENOENT')) : write(this.n.pathCall('statx', norm.path, mask, flags))),
+      target,
+      perform: () => {
+        const t = target.paths[0]!;
+        return t.path === undefined ? fail(t.errno ?? -errnoOf('ENOENT')) : write(this.n.pathCall('statx', t.path, mask, flags));
+      },
     };
   }
 
@@ -689,15 +782,13 @@ export class Supervisor {
     extra?: string,
   ): Prepared | number {
     const shown: string[] = [];
-    const resolved: string[] = [];
-    let errno: number | undefined;
+    const target: Target = { paths: [] };
     for (const p of paths) {
       const raw = this.readPath(note, p.addr);
       if (typeof raw === 'number') return raw;
       const norm = this.normalise(note, p.dirfd, raw, p.follow);
       shown.push(norm.shown);
-      if (norm.path === undefined) errno ??= norm.errno ?? -errnoOf('ENOENT');
-      else resolved.push(norm.path);
+      target.paths.push({ path: norm.path, errno: norm.errno });
     }
     view.filenames = shown;
     const label = shown.map((s, i) => `${i === 0 ? 'filename' : `filename[${i}]`}: ${s}`);
@@ -705,9 +796,11 @@ export class Supervisor {
     return {
       view,
       shown: label.join(', '),
+      target,
       perform: () => {
-        if (errno !== undefined) return fail(errno);
-        const r = run(resolved);
+        const missing = target.paths.find(t => t.path === undefined);
+        if (missing) return fail(missing.errno ?? -errnoOf('ENOENT'));
+        const r = run(target.paths.map(t => t.path!));
         if (typeof r === 'number') return r < 0 ? fail(r) : ok(r);
         if (Buffer.isBuffer(r)) return ok(0);
         return r;
@@ -721,6 +814,10 @@ export class Supervisor {
    * check and the kernel's read (see execRace).
    */
   private exec(note: Notification, view: CallView, dirfd: number, addr: bigint, flags: number): Prepared | number {
+    return this.noRewrite(this.execPrepared(note, view, dirfd, addr, flags), 'the kernel reads execve\'s path itself');
+  }
+
+  private execPrepared(note: Notification, view: CallView, dirfd: number, addr: bigint, flags: number): Prepared | number {
     const raw = this.readPath(note, addr);
     if (typeof raw === 'number') return raw;
     if (raw === '' && flags & AT_EMPTY_PATH) return -errnoOf('EPERM');
@@ -824,13 +921,15 @@ export class Supervisor {
     const addr = this.n.procReadMemory(note.pid, a[1]!, len);
     if (typeof addr === 'number') return addr;
     view.sockaddr = formatSockaddr(addr);
+    const target: Target = { paths: [], addr };
     return {
       view,
       shown: `sockaddr: ${view.sockaddr}`,
+      target,
       perform: () => {
-        if (name === 'connect') return this.connect(note, fd, addr);
+        if (name === 'connect') return this.connect(note, fd, target.addr!);
         return this.onTargetFd(note, fd, sock => {
-          const r = this.n.socketBind(sock, addr);
+          const r = this.n.socketBind(sock, target.addr!);
           return r < 0 ? fail(r) : ok(0);
         });
       },
@@ -992,10 +1091,12 @@ export class Supervisor {
     const addr = this.n.procReadMemory(note.pid, addrPtr, len);
     if (typeof addr === 'number') return addr;
     view.sockaddr = formatSockaddr(addr);
+    const target: Target = { paths: [], addr };
     return {
       view,
       shown: `sockaddr: ${view.sockaddr}`,
-      perform: () => this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3]), addr),
+      target,
+      perform: () => this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3]), target.addr),
     };
   }
 
@@ -1019,9 +1120,11 @@ export class Supervisor {
       addr = r;
       view.sockaddr = formatSockaddr(r);
     }
+    const target: Target = { paths: [], addr };
     return {
       view,
       shown: view.sockaddr ? `sockaddr: ${view.sockaddr}` : '',
+      target,
       perform: () => {
         if (controlLen > 0) {
           this.opts.report(`systrace: sendmsg with control data (fds, credentials) cannot be carried out for the program yet: denied (pid ${note.pid})`);
@@ -1041,7 +1144,7 @@ export class Supervisor {
           if (typeof part === 'number') return fail(part);
           parts.push(part);
         }
-        return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), addr);
+        return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), target.addr);
       },
     };
   }
