@@ -94,8 +94,8 @@ interface Prepared {
 
 /** The normalised arguments a call is carried out on. */
 interface Target {
-  /** filename[0], filename[1]: the resolved path, or why there is none. */
-  paths: { path?: string; errno?: number }[];
+  /** filename[0], filename[1]: the resolved path, or why there is none; follow: whether its last symlink is followed. */
+  paths: { path?: string; errno?: number; follow: boolean }[];
   /** For the socket calls: the address used. */
   addr?: Buffer;
 }
@@ -232,10 +232,12 @@ export class Supervisor {
             !ruleMatches(loaded.prepared, decision.rule, { ...prep.view, filenames: [from] })) return;
         const to = rewritePath(from, rw);
         if (to === undefined) return;
-        const r = this.n.resolvePath(0, note.pid, AT_FDCWD, to, true);
-        if (typeof r === 'number') target.paths[i] = { errno: r };
-        else if ('missing' in r) target.paths[i] = { errno: -r.errno };
-        else target.paths[i] = { path: r.path };
+        // Resolved as the call resolves its own (lstat, readlink, unlink
+        // keep a final symlink; open and stat follow it).
+        const r = this.n.resolvePath(0, note.pid, AT_FDCWD, to, t.follow);
+        if (typeof r === 'number') target.paths[i] = { errno: r, follow: t.follow };
+        else if ('missing' in r) target.paths[i] = { errno: -r.errno, follow: t.follow };
+        else target.paths[i] = { path: r.path, follow: t.follow };
         changes.push(`${i === 0 ? 'filename' : `filename[${i}]`}: ${from} -> ${to}`);
       });
     }
@@ -642,7 +644,7 @@ export class Supervisor {
     const follow = !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) !== (O_CREAT | O_EXCL);
     const norm = this.normalise(note, dirfd, raw, follow);
     view.filenames = [norm.shown];
-    const target: Target = { paths: [{ path: norm.path, errno: norm.errno }] };
+    const target: Target = { paths: [{ path: norm.path, errno: norm.errno, follow }] };
     return {
       view,
       shown: `filename: ${norm.shown}`,
@@ -718,7 +720,7 @@ export class Supervisor {
     }
     const norm = this.normalise(note, raw === '' && flags & AT_EMPTY_PATH ? AT_FDCWD : dirfd, raw === '' && flags & AT_EMPTY_PATH ? '.' : raw, !(flags & AT_SYMLINK_NOFOLLOW));
     view.filenames = [norm.shown];
-    const target: Target = { paths: [{ path: norm.path, errno: norm.errno }] };
+    const target: Target = { paths: [{ path: norm.path, errno: norm.errno, follow: !(flags & AT_SYMLINK_NOFOLLOW) }] };
     return {
       view,
       shown: `filename: ${norm.shown}`,
@@ -750,7 +752,7 @@ export class Supervisor {
     const empty = raw === '' && flags & AT_EMPTY_PATH;
     const norm = this.normalise(note, dirfd, empty ? '.' : raw, !(flags & AT_SYMLINK_NOFOLLOW));
     view.filenames = [norm.shown];
-    const target: Target = { paths: [{ path: norm.path, errno: norm.errno }] };
+    const target: Target = { paths: [{ path: norm.path, errno: norm.errno, follow: !(flags & AT_SYMLINK_NOFOLLOW) }] };
     return {
       view,
       shown: `filename: ${norm.shown}`,
@@ -788,7 +790,7 @@ export class Supervisor {
       if (typeof raw === 'number') return raw;
       const norm = this.normalise(note, p.dirfd, raw, p.follow);
       shown.push(norm.shown);
-      target.paths.push({ path: norm.path, errno: norm.errno });
+      target.paths.push({ path: norm.path, errno: norm.errno, follow: p.follow });
     }
     view.filenames = shown;
     const label = shown.map((s, i) => `${i === 0 ? 'filename' : `filename[${i}]`}: ${s}`);
