@@ -238,6 +238,7 @@ function showAction(a: Action): string {
   const v = a.verdict;
   let s = v.kind === 'deny' ? (v.errno === 'EPERM' ? 'deny' : `deny[${v.errno.toLowerCase()}]`) : v.kind;
   if (a.asUser) s += ` as ${a.asUser.user}${a.asUser.group ? `:${a.asUser.group}` : ''}`;
+  if (a.rewrite) s += a.rewrite.from === undefined ? `, rewritten to ${a.rewrite.to}` : `, rewritten: ${a.rewrite.from} -> ${a.rewrite.to}`;
   if (a.log) s += ' log';
   return s;
 }
