@@ -247,7 +247,9 @@ export class Supervisor {
       this.opts.report(`systrace: ${where}: rewrite does not apply to ${emu}-${name} (pid ${note.pid}, ${prep.shown}): denied`);
       return fail(-errnoOf('EPERM'));
     }
-    if (decision.action.log) this.opts.report(`systrace: rewrite user: ${this.opts.user.name}, pid: ${note.pid}, syscall: ${emu}-${name}(${note.nr}), ${changes.join(', ')}, rule: ${where}`);
+    // Learning keeps the program's own arguments in the policy it writes;
+    // the log says what they were rewritten to.
+    if (decision.action.log || this.opts.record) this.opts.report(`systrace: rewrite user: ${this.opts.user.name}, pid: ${note.pid}, syscall: ${emu}-${name}(${note.nr}), ${changes.join(', ')}, rule: ${where}`);
     return true;
   }
 
