@@ -394,8 +394,10 @@ for (;;) {
   seen.otherCall = ask({ ...req, op: 'open', nr: 257 });
   const genuine = ask(req);
   seen.genuine = genuine;
-  n.sendMessage(tracer, P.encodeResponse(genuine), []);
+  // Written first: the broker has answered the program already, which may
+  // have exited (and its tracer with it) before the reply below.
   fs.writeFileSync(${JSON.stringify(out)}, JSON.stringify(seen, (k, v) => typeof v === 'bigint' ? String(v) : v));
+  try { n.sendMessage(tracer, P.encodeResponse(genuine), []); } catch { break; }
 }
 `;
 

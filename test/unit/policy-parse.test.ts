@@ -277,7 +277,7 @@ t.test('malformed policies: one error each', async t => {
     ['value not action or list', 'rules:\n  read: {a: 1}\n', { line: 2, col: 9, reason: "rules for 'read' must be an action" }],
     ['null value', 'rules:\n  read:\n', { line: 2, col: 3, reason: "rules for 'read' must be an action" }],
     ['list item not a string', 'rules:\n  read:\n    - [a]\n', { line: 3, col: 7, reason: 'each rule must be a string' }],
-    ['unknown action', 'rules:\n  read: allow\n', { line: 2, col: 9, reason: "expected an action (permit, deny, ask, kill, elevate), found 'allow'" }],
+    ['unknown action', 'rules:\n  read: allow\n', { line: 2, col: 9, reason: "expected an action (permit, deny, ask, kill, elevate, rewrite), found 'allow'" }],
     ['missing then', 'rules:\n  open:\n    - filename eq "/x" permit\n', { line: 3, col: 24, reason: "expected 'and', 'or' or 'then' after the condition, found 'permit'" }],
     ['missing value quotes', 'rules:\n  read:\n    - fd eq 3 then permit\n', { line: 3, col: 13, reason: 'expected a quoted "value" after \'eq\', found \'3\'' }],
     ['bad operator', 'rules:\n  read:\n    - fd is "3" then permit\n', { line: 3, col: 10, reason: 'expected an operator (eq, neq, match, sub, nsub, re, inpath)' }],
