@@ -7,6 +7,7 @@ import { registerMerge } from './commands/merge.js';
 import { registerBrokerServe } from './commands/broker-serve.js';
 import { registerBroker } from './commands/broker.js';
 import { registerAudit } from './commands/audit.js';
+import { registerMonitor } from './commands/monitor.js';
 
 // Output piped into `head` that stops reading is not an error of ours.
 // (Only for the commands that print: touching process.stdout makes a pipe
@@ -39,5 +40,6 @@ registerPolicy(program);
 registerMerge(program.commands.find(c => c.name() === 'policy')!);
 registerBrokerServe(registerBroker(program));
 registerAudit(program);
+registerMonitor(program);
 
 await program.parseAsync(process.argv);
