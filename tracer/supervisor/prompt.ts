@@ -20,6 +20,8 @@ export type Answer =
 
 /** One pending call, as the supervisor hands it to the asker. */
 export interface Question {
+  /** Numbered per session, for the monitor's answers. */
+  id?: number;
   /** One line: program, pid, call (with its alias), arguments, policy. */
   line: string;
   emulation: Emulation;

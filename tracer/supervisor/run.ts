@@ -21,6 +21,8 @@ import { startConfined } from './spawn.js';
 import { RepeatFilter } from './repeats.js';
 import { TerminalAsker } from './prompt.js';
 import { BrokerClient } from './broker-client.js';
+import { MonitorClient } from '../../monitor/client.js';
+import { randomUUID } from 'node:crypto';
 import { Supervisor, type Loaded } from './supervisor.js';
 
 export interface RunOptions {
@@ -33,6 +35,8 @@ export interface RunOptions {
   logFile?: string;
   /** The broker daemon's socket (default: /run/systrace/broker.sock, else the setuid launcher). */
   brokerSocket?: string;
+  /** --monitor: a socket path, or HOST:PORT (TLS); the token, and a CA for TLS. */
+  monitor?: { address: string; token: string; ca?: string };
   /** -A: permit (within `within`, if given) and record; write the policy to `output`. */
   learn?: { output?: string; within: string[]; collapse?: number };
 }
@@ -162,7 +166,24 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
       report(`systrace: elevation unavailable: ${(e as Error).message}; "permit as root" calls run with your own rights`);
     }
   }
+  // Monitoring never weakens enforcement: the client queues and never throws.
+  let monitor: MonitorClient | undefined;
+  if (opts.monitor) {
+    monitor = MonitorClient.connect(
+      opts.monitor.address,
+      opts.monitor.token,
+      { host: os.hostname(), session: randomUUID(), program, policy: policies.map(p => p.file).join(', '), user: user.name },
+      {
+        ...(opts.monitor.ca ? { ca: opts.monitor.ca } : {}),
+        onStatus: (status, detail) => {
+          if (status === 'refused' || status === 'error') report(`systrace: monitor ${opts.monitor!.address}: ${status}: ${detail} (enforcing goes on)`);
+        },
+      },
+    );
+    monitor.send({ kind: 'start', pid: confined.child.pid ?? 0, program, detail: argv.join(' '), severity: 'info' });
+  }
   const supervisor = new Supervisor({
+    event: monitor ? e => monitor!.send({ ...e, errno: e.errno ?? '', detail: e.detail ?? '', question: e.question ?? 0 }) : undefined,
     broker,
     listenerFd: confined.listenerFd,
     policies: loaded,
@@ -206,6 +227,14 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   listener.stop();
   broker?.close();
   n.closeFd(confined.listenerFd);
+  if (monitor) {
+    monitor.send({ kind: 'exit', pid: confined.child.pid ?? 0, program, detail: `status ${status}`, severity: 'info' });
+    // A moment for the queue to reach the monitor; what does not is counted.
+    if (!monitor.connected) await monitor.waitConnected(1500);
+    const unsent = monitor.connected ? monitor.droppedTotal : monitor.buffered + monitor.droppedTotal;
+    await monitor.close();
+    if (unsent > 0) report(`systrace: monitor: ${unsent} events did not reach ${opts.monitor!.address}`);
+  }
   if (learning) learning.finish(report, supervisor.stats.denied);
   if (asker) {
     asker.close();

@@ -58,6 +58,8 @@ export interface SupervisorOptions {
    * call even for an i386 program, and is not the policy's to decide.
    */
   helperPid: number;
+  /** Structured events for the monitor (`--monitor`); never blocks. */
+  event?(e: SupervisorEvent): void;
   /** Elevation: the root broker, when one is connected. */
   broker?: BrokerClient;
   /** Interactive mode: where `ask` decisions go (without it they are denials). */
@@ -66,6 +68,21 @@ export interface SupervisorOptions {
   record?(emu: Emulation, view: CallView): void;
   /** Whether the policy permits this call whatever its arguments (the plan knows). */
   unconditional?(emu: Emulation, name: string): boolean;
+}
+
+/** What the supervisor tells the monitor: monitor/protocol.ts's Event, less what the client fills in. */
+export interface SupervisorEvent {
+  kind: 'deny' | 'log' | 'ask' | 'answer' | 'elevate' | 'rewrite';
+  pid: number;
+  program: string;
+  syscall: string;
+  args: Record<string, string>;
+  rule: string;
+  decision: string;
+  errno?: string;
+  severity: 'info' | 'notice' | 'warning';
+  detail?: string;
+  question?: number;
 }
 
 /** i386 socketcall numbers (linux/net.h) and how many arguments each takes. */
@@ -157,7 +174,10 @@ export class Supervisor {
   private carryOut(note: Notification, emu: Emulation, name: string, prep: Prepared, loaded: Loaded, decision: Decision): void {
     const verdict = decision.action.verdict;
     if (verdict.kind === 'permit') {
-      if (decision.action.log) this.opts.report(this.line('permit', note, emu, name, prep, loaded, decision));
+      if (decision.action.log) {
+        this.opts.report(this.line('permit', note, emu, name, prep, loaded, decision));
+        this.emit('log', note, emu, name, prep, decision);
+      }
       if (decision.action.rewrite) {
         const done = this.rewrite(note, emu, name, prep, decision);
         if (done !== true) {
@@ -187,6 +207,7 @@ export class Supervisor {
     this.stats.denied++;
     const errno = verdict.kind === 'deny' ? verdict.errno : 'EPERM';
     this.opts.report(this.line('deny', note, emu, name, prep, loaded, decision, errno));
+    this.emit('deny', note, emu, name, prep, decision, { errno, ...(verdict.kind === 'kill' ? { detail: 'killed' } : {}) });
     if (verdict.kind === 'kill') {
       try {
         process.kill(note.pid, 'SIGKILL');
@@ -249,6 +270,7 @@ export class Supervisor {
     }
     // Learning keeps the program's own arguments in the policy it writes;
     // the log says what they were rewritten to.
+    this.emit('rewrite', note, emu, name, prep, decision, { detail: changes.join(', ') });
     if (decision.action.log || this.opts.record) this.opts.report(`systrace: rewrite user: ${this.opts.user.name}, pid: ${note.pid}, syscall: ${emu}-${name}(${note.nr}), ${changes.join(', ')}, rule: ${where}`);
     return true;
   }
@@ -270,6 +292,7 @@ export class Supervisor {
       return false;
     }
     void broker.request(note.pid, note.id, op, note.nr, note.args).then(r => {
+      this.emit('elevate', note, emu, name, prep, decision, { detail: r.granted ? `granted${r.errno ? `, ${r.errno}` : ''}` : `refused: ${r.reason}`, severity: r.granted ? 'info' : 'warning' });
       if (r.granted) {
         this.opts.report(`systrace: elevated user: ${this.opts.user.name}, pid: ${note.pid}, syscall: ${emu}-${name}(${note.nr}), ${prep.shown}${r.errno ? `, errno: ${r.errno}` : ''}, rule: ${where}`);
         return;
@@ -325,14 +348,50 @@ export class Supervisor {
         this.carryOut(note, emu, name, prep, current, { action, via: 'default' });
       },
     };
+    q.id = ++this.questions;
+    this.emit('ask', note, emu, name, prep, decision, { question: q.id, detail: q.line });
+    const settle = q.settle;
+    q.settle = answer => {
+      this.emit('answer', note, emu, name, prep, decision, { question: q.id, detail: answer.kind === 'deny' ? `deny ${answer.errno}` : answer.kind });
+      settle(answer);
+    };
     this.opts.asker!.enqueue(q);
   }
+
+  private questions = 0;
 
   /** After an "always" answer: the policy as the file now says. */
   reload(emu: Emulation, policy: Policy): void {
     const old = this.opts.policies.get(emu);
     if (!old) return;
     this.opts.policies.set(emu, { policy, prepared: prepare(policy, old.prepared.options) });
+  }
+
+  private emit(kind: SupervisorEvent['kind'], note: Notification, emu: Emulation, name: string, prep: Prepared, decision: Decision, extra: Partial<SupervisorEvent> = {}): void {
+    if (!this.opts.event) return;
+    const args: Record<string, string> = {};
+    (prep.view.filenames ?? []).forEach((f, i) => {
+      if (f !== undefined) args[i === 0 ? 'filename' : `filename[${i}]`] = f;
+    });
+    if (prep.view.sockaddr !== undefined) args.sockaddr = prep.view.sockaddr;
+    if (prep.view.linkname !== undefined) args.linkname = prep.view.linkname;
+    let program = '?';
+    try {
+      program = fs.readlinkSync(`/proc/${note.pid}/exe`);
+    } catch {
+      /* gone */
+    }
+    this.opts.event({
+      kind,
+      pid: note.pid,
+      program,
+      syscall: `${emu}-${name}`,
+      args,
+      rule: decision.rule ? `${decision.rule.pos.file}:${decision.rule.pos.line}` : 'default',
+      decision: decision.action.verdict.kind,
+      severity: kind === 'deny' ? 'warning' : kind === 'ask' ? 'notice' : 'info',
+      ...extra,
+    });
   }
 
   private answer(note: Notification, out: Outcome): void {

@@ -1,0 +1,57 @@
+// Real confined programs stream to a monitor: the tracer's side of
+// --monitor. (The monitor itself is tested in monitor-stream and
+// monitor-browser with fake tracers.)
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import t from 'tap';
+import { makeFiles } from '../helpers/files.js';
+import { policyYaml, fileIs } from '../helpers/policy.js';
+import { denialLines, show } from '../helpers/systrace.js';
+import { fixture, integrationSkip, repoRoot, systraceUnpriv } from '../helpers/unpriv.js';
+
+const skip = integrationSkip();
+
+t.test('two confined programs stream their events to one monitor; a missing monitor changes nothing but says so', { skip }, async t => {
+  const dir = makeFiles(t, { allowed: 'yes\n', secret: 'no\n' }, { writableByNobody: true });
+  const sock = path.join(dir, 'm.sock');
+  const db = path.join(dir, 'm.db');
+  const mon = spawn(process.execPath, [path.join(repoRoot, 'dist/tracer/cli/main.js'), 'monitor', '--socket', sock, '--db', db, '--http', '127.0.0.1:0', '--token', 'tok'], { stdio: 'ignore' });
+  t.teardown(() => {
+    mon.kill('SIGTERM');
+  });
+  for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise(r => setTimeout(r, 50));
+  fs.chmodSync(sock, 0o666); // the tracers run as nobody
+  const policy = policyYaml({ rules: { fsread: [fileIs(path.join(dir, 'allowed'), 'permit')] } });
+  const pfile = path.join(dir, 'p.yaml');
+  fs.writeFileSync(pfile, policy, { mode: 0o644 });
+  const runs = await Promise.all([1, 2].map(() =>
+    systraceUnpriv(['run', '-a', '-f', pfile, '--monitor', sock, '--monitor-token', 'tok', '--', fixture('try'), 'open', path.join(dir, 'secret')])));
+  for (const r of runs) {
+    t.equal(r.stdout, 'ERR EPERM\n', show(r));
+    t.notMatch(r.stderr, /did not reach/, 'every event reached the monitor');
+  }
+  mon.kill('SIGTERM');
+  await new Promise(r => mon.once('exit', r));
+  const Database = (await import('better-sqlite3')).default;
+  const rows = new Database(db, { readonly: true }).prepare('SELECT * FROM events ORDER BY session, seq').all() as Record<string, unknown>[];
+  const sessions = [...new Set(rows.map(r => r.session))];
+  t.equal(sessions.length, 2, 'two sessions');
+  for (const s of sessions) {
+    const ev = rows.filter(r => r.session === s);
+    const kinds = ev.map(r => r.kind);
+    t.equal(kinds[0], 'start', 'starts with start');
+    t.equal(kinds.at(-1), 'exit', 'ends with exit');
+    t.same(ev.map(r => Number(r.seq)), ev.map((_, i) => i + 1), 'in order, nothing missing');
+    const deny = ev.find(r => r.kind === 'deny' && String(r.syscall) === 'linux-openat');
+    t.ok(deny, 'the denial is there');
+    t.match(String(deny?.args ?? ''), 'secret', 'with its file name');
+    t.equal(deny?.rule, 'default', 'and what decided');
+  }
+  // The monitor is gone: enforcement is the same, and the loss is reported.
+  const down = await systraceUnpriv(['run', '-a', '-f', pfile, '--monitor', path.join(dir, 'nowhere.sock'), '--monitor-token', 'tok', '--', fixture('try'), 'open', path.join(dir, 'secret')]);
+  t.equal(down.stdout, 'ERR EPERM\n', 'still enforced');
+  t.equal(denialLines(down.stderr).length > 0, true, 'still logged');
+  t.match(down.stderr, /events did not reach/, 'and the lost events are counted');
+});
