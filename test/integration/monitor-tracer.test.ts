@@ -55,3 +55,36 @@ t.test('two confined programs stream their events to one monitor; a missing moni
   t.equal(denialLines(down.stderr).length > 0, true, 'still logged');
   t.match(down.stderr, /events did not reach/, 'and the lost events are counted');
 });
+
+t.test('a question with no terminal goes to the monitor; "permit always" from its page lets the program go on and lands in the policy', { skip }, async t => {
+  const dir = makeFiles(t, { wanted: 'wanted text\n' }, { writableByNobody: true });
+  const sock = path.join(dir, 'm.sock');
+  const mon = spawn(process.execPath, [path.join(repoRoot, 'dist/tracer/cli/main.js'), 'monitor', '--socket', sock, '--db', path.join(dir, 'm.db'), '--http', '127.0.0.1:0', '--token', 'tok'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => mon.kill('SIGTERM'));
+  let out = '';
+  mon.stdout!.on('data', d => (out += d));
+  for (let i = 0; i < 100 && !(fs.existsSync(sock) && /token=/.test(out)); i++) await new Promise(r => setTimeout(r, 50));
+  fs.chmodSync(sock, 0o666);
+  const web = /(http:\/\/127\.0\.0\.1:\d+)\/\?token=(\S+)/.exec(out)!;
+  const pfile = path.join(dir, 'p.yaml');
+  fs.writeFileSync(pfile, policyYaml({ default: 'ask' }), { mode: 0o644 });
+  fs.chownSync(pfile, 65534, 65534);
+  const wanted = path.join(dir, 'wanted');
+  const run = systraceUnpriv(['run', '-f', pfile, '--monitor', sock, '--monitor-token', 'tok', '--', fixture('try'), 'open', wanted], { timeoutMs: 30_000 });
+  // The operator's side: wait for the question, answer it.
+  let answered = false;
+  for (let i = 0; i < 200 && !answered; i++) {
+    await new Promise(r => setTimeout(r, 100));
+    const qs = (await (await fetch(`${web[1]}/api/questions?token=${web[2]}`)).json()) as { session: string; question: number; args: unknown }[];
+    const q = qs.find(x => JSON.stringify(x).includes('wanted'));
+    if (!q) continue;
+    const r = await fetch(`${web[1]}/api/answer?token=${web[2]}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session: q.session, question: q.question, answer: 'P' }) });
+    t.equal(r.status, 200, 'the answer is sent');
+    answered = true;
+  }
+  t.ok(answered, 'the question reached the page');
+  const r = await run;
+  t.equal(r.stdout, 'OK wanted text\n', `the program went on\n${show(r)}`);
+  t.match(r.stderr, /questions go to the monitor/);
+  t.match(fs.readFileSync(pfile, 'utf8'), `filename eq "${wanted}" then permit`, 'the rule landed in the policy file');
+});

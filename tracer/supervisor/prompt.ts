@@ -178,7 +178,7 @@ export class TerminalAsker {
           q.settle({ kind: 'deny', errno: 'EPERM' });
           return;
         case 'P':
-          this.save(q, `${this.specific(q)}permit`);
+          this.saveRule(q, `${specificCondition(q)}permit`);
           q.settle({ kind: 'permit' });
           return;
         case 'D': {
@@ -188,7 +188,7 @@ export class TerminalAsker {
             continue;
           }
           const action = e === 'EPERM' ? 'deny' : `deny[${e.toLowerCase()}]`;
-          this.save(q, `${this.specific(q)}${action}`);
+          this.saveRule(q, `${specificCondition(q)}${action}`);
           q.settle({ kind: 'deny', errno: e });
           return;
         }
@@ -210,7 +210,7 @@ export class TerminalAsker {
           const pick = Number(((await this.readLine('  permit always which? ')) ?? '').trim());
           const rule = choices[pick - 1];
           if (!rule) continue;
-          this.save(q, `${rule} then permit`);
+          this.saveRule(q, `${rule} then permit`);
           q.settle({ kind: 'permit' });
           return;
         }
@@ -232,12 +232,14 @@ export class TerminalAsker {
     }
   }
 
-  /** The rule text's condition part for exactly this call ('' when it names nothing). */
-  private specific(q: Question): string {
-    const f = q.view.filenames?.[0];
-    if (f !== undefined) return `filename eq ${JSON.stringify(f)} then `;
-    if (q.view.sockaddr !== undefined) return `sockaddr eq ${JSON.stringify(q.view.sockaddr)} then `;
-    return '';
+  private saveRule(q: Question, rule: string): boolean {
+    const r = saveAlwaysRule(q, rule, this.opts);
+    this.say(r.ok ? `  saved to ${q.policyFile}: ${q.key}: ${rule}\n` : `  not saved: ${r.reason}\n`);
+    if (r.ok) {
+      this.stats.rulesWritten++;
+      this.files.add(q.policyFile);
+    }
+    return r.ok;
   }
 
   private generalisations(q: Question): string[] {
@@ -269,7 +271,7 @@ export class TerminalAsker {
         this.say('  an ask rule answers nothing: not kept\n');
         return undefined;
       }
-      this.save(q, text);
+      this.saveRule(q, text);
       return v.kind === 'permit' ? { kind: 'permit' } : v.kind === 'kill' ? { kind: 'kill' } : { kind: 'deny', errno: v.errno };
     } catch (e) {
       this.say(`  ${e instanceof PolicyError ? e.reason : (e as Error).message}\n`);
@@ -291,32 +293,114 @@ export class TerminalAsker {
     for (const [k, rs] of rules) for (const r of rs) this.say(`  ${k}: ${r.text}   (${path.basename(r.pos.file)}:${r.pos.line})\n`);
   }
 
-  /** Writes the rule to the policy file (atomically) and reloads it. false if it could not. */
-  private save(q: Question, rule: string): boolean {
-    const file = q.policyFile;
+
+}
+
+/** The rule text's condition part for exactly this call ('' when it names nothing). */
+export function specificCondition(q: Question): string {
+  const f = q.view.filenames?.[0];
+  if (f !== undefined) return `filename eq ${JSON.stringify(f)} then `;
+  if (q.view.sockaddr !== undefined) return `sockaddr eq ${JSON.stringify(q.view.sockaddr)} then `;
+  return '';
+}
+
+/**
+ * Writes an "always" answer's rule to the question's policy file
+ * (atomically: a temporary file renamed over it, comments kept) and
+ * reloads the policy. Shared by the terminal and the monitor's answers.
+ */
+export function saveAlwaysRule(q: Question, rule: string, opts: AskerOptions): { ok: true } | { ok: false; reason: string } {
+  const file = q.policyFile;
+  try {
+    let text: string;
     try {
-      let text: string;
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch {
-        text = newPolicyText(this.opts.program, q.emulation);
-        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      }
-      const beforeLine = q.decision.via !== 'default' && q.decision.rule?.pos.file === file ? q.decision.rule.pos.line : undefined;
-      const updated = addRule(text, { key: q.key, rule, beforeLine });
-      const policy = parsePolicy(updated, file, this.opts.env);
-      const mode = fs.existsSync(file) ? fs.statSync(file).mode & 0o777 : 0o644;
-      const tmp = `${file}.tmp-${process.pid}`;
-      fs.writeFileSync(tmp, updated, { mode, flag: 'w' });
-      fs.renameSync(tmp, file);
-      this.stats.rulesWritten++;
-      this.files.add(file);
-      this.opts.reload(q.emulation, policy);
-      this.say(`  saved to ${file}: ${q.key}: ${rule}\n`);
-      return true;
-    } catch (e) {
-      this.say(`  not saved: ${e instanceof PolicyError ? e.message : (e as Error).message}\n`);
-      return false;
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      text = newPolicyText(opts.program, q.emulation);
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     }
+    const beforeLine = q.decision.via !== 'default' && q.decision.rule?.pos.file === file ? q.decision.rule.pos.line : undefined;
+    const updated = addRule(text, { key: q.key, rule, beforeLine });
+    const policy = parsePolicy(updated, file, opts.env);
+    const mode = fs.existsSync(file) ? fs.statSync(file).mode & 0o777 : 0o644;
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, updated, { mode, flag: 'w' });
+    fs.renameSync(tmp, file);
+    opts.reload(q.emulation, policy);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, reason: e instanceof PolicyError ? e.message : (e as Error).message };
+  }
+}
+
+/**
+ * Questions answered by an operator at the monitor's web page (`--monitor`
+ * with no terminal, or `--gui`): the supervisor has sent each as an `ask`
+ * event; answers come back by question id.
+ */
+export class MonitorAsker {
+  private readonly pending = new Map<number, Question>();
+  private detached = false;
+  stats = { asked: 0, rulesWritten: 0 };
+  readonly files = new Set<string>();
+
+  constructor(private readonly opts: AskerOptions) {}
+
+  enqueue(q: Question): void {
+    if (this.detached) {
+      q.settle({ kind: 'permit' });
+      return;
+    }
+    this.stats.asked++;
+    this.pending.set(q.id ?? 0, q);
+  }
+
+  answer(a: { question: number; answer: string; errno: string; rule: string }): void {
+    const q = this.pending.get(a.question);
+    if (!q) return;
+    this.pending.delete(a.question);
+    if (!q.redecide()) return; // settled meanwhile (an earlier "always")
+    const save = (rule: string): void => {
+      const r = saveAlwaysRule(q, rule, this.opts);
+      if (r.ok) {
+        this.stats.rulesWritten++;
+        this.files.add(q.policyFile);
+      } else {
+        this.opts.report(`systrace: the monitor's answer could not be saved: ${r.reason}`);
+      }
+    };
+    switch (a.answer) {
+      case 'p':
+        q.settle({ kind: 'permit' });
+        return;
+      case 'P':
+        save(a.rule ? `${a.rule.replace(/\s+then\s+.*$/, '')} then permit` : `${specificCondition(q)}permit`);
+        q.settle({ kind: 'permit' });
+        return;
+      case 'D': {
+        const e = (a.errno || 'EPERM').toUpperCase();
+        const errno = ERRNOS[e] === undefined ? 'EPERM' : e;
+        save(`${specificCondition(q)}${errno === 'EPERM' ? 'deny' : `deny[${errno.toLowerCase()}]`}`);
+        q.settle({ kind: 'deny', errno });
+        return;
+      }
+      case 'k':
+        q.settle({ kind: 'kill' });
+        return;
+      case 'x':
+        this.detached = true;
+        q.settle({ kind: 'permit' });
+        for (const rest of this.pending.values()) rest.settle({ kind: 'permit' });
+        this.pending.clear();
+        return;
+      default:
+        q.settle({ kind: 'deny', errno: 'EPERM' });
+    }
+  }
+
+  /** Unanswered questions when the session ends are denied (fail closed). */
+  close(): void {
+    for (const q of this.pending.values()) q.settle({ kind: 'deny', errno: 'EPERM' });
+    this.pending.clear();
   }
 }

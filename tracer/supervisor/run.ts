@@ -19,7 +19,8 @@ import { aliasOf } from '../policy/aliases.js';
 import type { CallView } from '../engine/decide.js';
 import { startConfined } from './spawn.js';
 import { RepeatFilter } from './repeats.js';
-import { TerminalAsker } from './prompt.js';
+import { MonitorAsker, TerminalAsker } from './prompt.js';
+import { spawn } from 'node:child_process';
 import { BrokerClient } from './broker-client.js';
 import { MonitorClient } from '../../monitor/client.js';
 import { randomUUID } from 'node:crypto';
@@ -35,6 +36,8 @@ export interface RunOptions {
   logFile?: string;
   /** The broker daemon's socket (default: /run/systrace/broker.sock, else the setuid launcher). */
   brokerSocket?: string;
+  /** --gui: questions on a local monitor's web page instead of the terminal. */
+  gui?: boolean;
   /** --monitor: a socket path, or HOST:PORT (TLS); the token, and a CA for TLS. */
   monitor?: { address: string; token: string; ca?: string };
   /** -A: permit (within `within`, if given) and record; write the policy to `output`. */
@@ -108,6 +111,38 @@ function policyFilesFor(program: string, opts: RunOptions, mayCreate = false): s
   throw new RunError(`no policy for ${program}: looked for ${dirs.map(d => path.join(d, name)).join(' and ')} (give one with -f)`, EXIT_FAILED);
 }
 
+/**
+ * --gui: a monitor of our own, on a private socket, its web page printed
+ * for the user to open (as xsystrace was a window of its own).
+ */
+async function startLocalMonitor(): Promise<{ address: string; token: string; stop(): void }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'systrace-gui-'));
+  const token = randomUUID();
+  const address = path.join(dir, 'monitor.sock');
+  const child = spawn(process.execPath, [process.argv[1]!, 'monitor', '--socket', address, '--db', path.join(dir, 'events.db'), '--http', '127.0.0.1:0', '--token', token], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let out = '';
+  let told = false;
+  child.stdout!.on('data', d => {
+    out += d;
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
+    if (url && !told) {
+      told = true;
+      writeStderr(`systrace: answer the questions at ${url[1]}\n`);
+    }
+  });
+  for (let i = 0; i < 100 && !fs.existsSync(address); i++) await new Promise(r => setTimeout(r, 50));
+  return {
+    address,
+    token,
+    stop() {
+      child.kill('SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function runConfined(argv: string[], opts: RunOptions): Promise<number> {
   let reportLine: (line: string) => void = line => writeStderr(line + '\n');
   if (argv.length === 0) throw new RunError('no program given (systrace run [options] -- CMD [ARG...])', EXIT_FAILED);
@@ -118,10 +153,21 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   // Interactive unless -a or -A: questions go to the controlling terminal.
   let enforce = opts.enforce || learning !== undefined;
   let supervisorRef: Supervisor | undefined;
-  let asker: TerminalAsker | undefined;
+  let asker: TerminalAsker | MonitorAsker | undefined;
   const report = (line: string): void => reportLine(line);
+  const askerOpts = { env, program, report, reload: (emu: Emulation, p: Policy) => supervisorRef?.reload(emu, p) };
+  // --gui: the monitor's web page on this machine instead of the terminal.
+  let gui: { address: string; token: string; stop(): void } | undefined;
+  if (!enforce && opts.gui) {
+    gui = await startLocalMonitor();
+    opts = { ...opts, monitor: { address: gui.address, token: gui.token } };
+  }
   if (!enforce) {
-    asker = TerminalAsker.open({ env, program, report, reload: (emu, p) => supervisorRef?.reload(emu, p) });
+    asker = opts.gui ? undefined : TerminalAsker.open(askerOpts);
+    if (!asker && opts.monitor) {
+      asker = new MonitorAsker(askerOpts);
+      if (!opts.gui) writeStderr(`systrace: no terminal: questions go to the monitor at ${opts.monitor.address}\n`);
+    }
     if (!asker) {
       writeStderr('systrace: no terminal to ask on: enforcing as with -a\n');
       enforce = true;
@@ -180,6 +226,10 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
         },
       },
     );
+    if (asker instanceof MonitorAsker) {
+      const remote = asker;
+      monitor.onAnswer(a => remote.answer(a));
+    }
     monitor.send({ kind: 'start', pid: confined.child.pid ?? 0, program, detail: argv.join(' '), severity: 'info' });
   }
   const supervisor = new Supervisor({
@@ -236,6 +286,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     if (unsent > 0) report(`systrace: monitor: ${unsent} events did not reach ${opts.monitor!.address}`);
   }
   if (learning) learning.finish(report, supervisor.stats.denied);
+  gui?.stop();
   if (asker) {
     asker.close();
     const files = [...asker.files];
