@@ -88,3 +88,13 @@ t.test('a question with no terminal goes to the monitor; "permit always" from it
   t.match(r.stderr, /questions go to the monitor/);
   t.match(fs.readFileSync(pfile, 'utf8'), `filename eq "${wanted}" then permit`, 'the rule landed in the policy file');
 });
+
+t.test('--kill-on-violation: the denied call kills its process', { skip }, async t => {
+  const dir = makeFiles(t, { secret: 'no\n' });
+  const pfile = path.join(dir, 'p.yaml');
+  fs.writeFileSync(pfile, policyYaml({}), { mode: 0o644 });
+  const r = await systraceUnpriv(['run', '-a', '--kill-on-violation', '-f', pfile, '--', fixture('try'), 'open', path.join(dir, 'secret')]);
+  t.equal(r.code, 137, show(r));
+  t.equal(r.stdout, '', 'it never saw the answer');
+  t.match(r.stderr, /kill-on-violation: killing pid/);
+});

@@ -36,6 +36,8 @@ export interface RunOptions {
   logFile?: string;
   /** The broker daemon's socket (default: /run/systrace/broker.sock, else the setuid launcher). */
   brokerSocket?: string;
+  /** Kill a process whose call is denied (intrusion response). */
+  killOnViolation?: boolean;
   /** --gui: questions on a local monitor's web page instead of the terminal. */
   gui?: boolean;
   /** --monitor: a socket path, or HOST:PORT (TLS); the token, and a CA for TLS. */
@@ -233,6 +235,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     monitor.send({ kind: 'start', pid: confined.child.pid ?? 0, program, detail: argv.join(' '), severity: 'info' });
   }
   const supervisor = new Supervisor({
+    killOnViolation: opts.killOnViolation && enforce,
     event: monitor ? e => monitor!.send({ ...e, errno: e.errno ?? '', detail: e.detail ?? '', question: e.question ?? 0 }) : undefined,
     broker,
     listenerFd: confined.listenerFd,

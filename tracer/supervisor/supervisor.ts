@@ -58,6 +58,8 @@ export interface SupervisorOptions {
    * call even for an i386 program, and is not the policy's to decide.
    */
   helperPid: number;
+  /** --kill-on-violation: a denial under enforcement kills the process that made the call. */
+  killOnViolation?: boolean;
   /** Structured events for the monitor (`--monitor`); never blocks. */
   event?(e: SupervisorEvent): void;
   /** Elevation: the root broker, when one is connected. */
@@ -208,9 +210,10 @@ export class Supervisor {
     const errno = verdict.kind === 'deny' ? verdict.errno : 'EPERM';
     this.opts.report(this.line('deny', note, emu, name, prep, loaded, decision, errno));
     this.emit('deny', note, emu, name, prep, decision, { errno, ...(verdict.kind === 'kill' ? { detail: 'killed' } : {}) });
-    if (verdict.kind === 'kill') {
+    if (verdict.kind === 'kill' || this.opts.killOnViolation) {
+      if (verdict.kind !== 'kill') this.opts.report(`systrace: --kill-on-violation: killing pid ${note.pid}`);
       try {
-        process.kill(note.pid, 'SIGKILL');
+        process.kill(this.tgid(note.pid), 'SIGKILL');
       } catch {
         /* already gone */
       }
