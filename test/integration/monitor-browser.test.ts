@@ -101,3 +101,49 @@ t.test('answer a question from the browser; watch denials arrive', { skip, timeo
   t.same(errors, [], `no errors in the page: ${errors.join(' / ')}`);
   t.ok(fs.statSync(path.join(artifacts, 'monitor-question.png')).size > 1000, 'a screenshot is kept in .tap/artifacts/');
 });
+
+// The same with a real confined program (as nobody, no terminal): the
+// question on the page is its call; "permit always" lets it go on, and the
+// rule lands in its policy file.
+t.test('a real confined program, answered from the browser', { skip, timeout: 120_000 }, async t => {
+  const { makeFiles } = await import('../helpers/files.js');
+  const { policyYaml } = await import('../helpers/policy.js');
+  const { fixture, systraceUnpriv, integrationSkip } = await import('../helpers/unpriv.js');
+  const why = integrationSkip();
+  if (why) {
+    t.skip(why);
+    return;
+  }
+  const dir = makeFiles(t, { wanted: 'wanted text\n' }, { writableByNobody: true });
+  const sock = path.join(dir, 'm.sock');
+  const server = new MonitorServer({ socket: sock, db: path.join(dir, 'm.db'), token: 'tok' });
+  await server.start();
+  fs.chmodSync(sock, 0o666);
+  const web = new WebInterface(server, { host: '127.0.0.1', port: 0 });
+  const { url } = await web.start();
+  t.teardown(async () => { await web.close(); await server.close(); });
+  const pfile = path.join(dir, 'p.yaml');
+  fs.writeFileSync(pfile, policyYaml({ default: 'ask' }), { mode: 0o644 });
+  fs.chownSync(pfile, 65534, 65534);
+  const wanted = path.join(dir, 'wanted');
+  const run = systraceUnpriv(['run', '-f', pfile, '--monitor', sock, '--monitor-token', 'tok', '--', fixture('try'), 'open', wanted], { timeoutMs: 60_000 });
+
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'systrace-chromium-'));
+  t.teardown(() => fs.rmSync(profile, { recursive: true, force: true }));
+  const context = await playwright!.chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  t.teardown(() => context.close());
+  const page = context.pages()[0] ?? await context.newPage();
+  await page.goto(url);
+  const question = page.locator('li.question', { hasText: wanted });
+  await question.waitFor({ timeout: 20_000 });
+  fs.mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts, 'monitor-real-question.png'), fullPage: true });
+  await question.locator('button[data-answer="P"]').click();
+  const r = await run;
+  t.equal(r.stdout, 'OK wanted text\n', `the program went on after the click\n${r.stderr}`);
+  t.match(fs.readFileSync(pfile, 'utf8'), `filename eq "${wanted}" then permit`, 'the rule is in its policy file');
+});
