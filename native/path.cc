@@ -87,7 +87,7 @@ int TgidOf(int tid) {
 }
 
 Resolved Resolve(int tgid, int tid, const std::string& base, const std::string& path, bool followLast,
-                 std::string* out, int* err) {
+                 std::string* out, int* err, std::vector<std::string>* dirs = nullptr, std::string* magic = nullptr) {
   std::vector<std::string> done;
   std::vector<std::string> todo;  // reversed: back() is the next component
   auto pushTodo = [&todo](const std::string& p) {
@@ -116,6 +116,7 @@ Resolved Resolve(int tgid, int tid, const std::string& base, const std::string& 
       }
     }
     done.push_back(c);
+    if (dirs != nullptr) dirs->push_back(Join(done));  // every name looked up, in its directory
     bool last = todo.empty();
     if (last && !followLast) break;
     std::string cur = Join(done);
@@ -157,6 +158,7 @@ Resolved Resolve(int tgid, int tid, const std::string& base, const std::string& 
         if (target.find(':') != std::string::npos && cur.rfind("/proc/", 0) == 0) {
           // A /proc magic link to something that is not a path (pipe:[N],
           // socket:[N], anon_inode:...): the link itself is the name.
+          if (magic != nullptr) *magic = target;
           continue;
         }
         done.pop_back();
@@ -199,8 +201,17 @@ Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   }
   std::string out;
   int err = 0;
-  Resolved r = Resolve(tgid, tid, base, path, followLast, &out, &err);
+  bool wantDirs = info.Length() > 5 && info[5].ToBoolean();
+  std::vector<std::string> dirs;
+  std::string magic;
+  Resolved r = Resolve(tgid, tid, base, path, followLast, &out, &err, wantDirs ? &dirs : nullptr, &magic);
   Napi::Object o = Napi::Object::New(env);
+  if (wantDirs) {
+    Napi::Array d = Napi::Array::New(env, dirs.size());
+    for (size_t k = 0; k < dirs.size(); k++) d.Set((uint32_t)k, dirs[k]);
+    o.Set("dirs", d);
+  }
+  if (!magic.empty()) o.Set("magic", magic);
   if (r == Resolved::kError) return Napi::Number::New(env, -err);
   if (r == Resolved::kMissing) {
     o.Set("missing", out);
@@ -234,7 +245,19 @@ Napi::Value OpenResolved(const Napi::CallbackInfo& info) {
   uint64_t mode = (uint64_t)(uint32_t)ArgInt(info, 2);
   if (!(flags & (O_CREAT | __O_TMPFILE))) mode = 0;  // openat2 insists
   int fd = Openat2(AT_FDCWD, path, flags | O_CLOEXEC, mode, ResolveFlags(path));
-  return Napi::Number::New(info.Env(), fd < 0 ? -errno : fd);
+  if (fd < 0) return Napi::Number::New(info.Env(), -errno);
+  if (info.Length() > 3 && info[3].IsString()) {
+    // A /proc magic link that was checked as a name (pipe:[N] ...): the
+    // object opened must still be that one, not whatever another thread
+    // dup2()ed onto the descriptor since.
+    std::string expect = ArgString(info, 3);
+    std::string got;
+    if (!ReadLink("/proc/self/fd/" + std::to_string(fd), &got) || got != expect) {
+      close(fd);
+      return Napi::Number::New(info.Env(), -EACCES);
+    }
+  }
+  return Napi::Number::New(info.Env(), fd);
 }
 
 // Opens the directory that holds the last component, with no symlink on

@@ -48,7 +48,8 @@ export interface Listener {
   stop(): void;
 }
 
-export type ResolveResult = { path: string } | { missing: string; errno: number } | number;
+/** dirs (when asked): every name looked up on the way (each in its directory); magic: a /proc link kept as a name, and its target. */
+export type ResolveResult = ({ path: string } | { missing: string; errno: number }) & { dirs?: string[]; magic?: string } | number;
 
 interface Addon {
   setErrorClass(cls: typeof NativeError): void;
@@ -87,8 +88,9 @@ interface Addon {
   socketConnectAsync(fd: number, addr: Buffer, cb: (result: number) => void): void;
   socketNonblocking(fd: number): boolean;
   socketCreate(domain: number, type: number, protocol: number): number;
-  resolvePath(tgid: number, tid: number, dirfd: number, path: string, followLast: boolean): ResolveResult;
-  openResolved(path: string, flags: number, mode: number): number;
+  resolvePath(tgid: number, tid: number, dirfd: number, path: string, followLast: boolean, wantDirs?: boolean): ResolveResult;
+  /** expectMagic: for a /proc magic link kept as a name, what it must still point to. */
+  openResolved(path: string, flags: number, mode: number, expectMagic?: string): number;
   /** path2: the second path (rename, link), a symlink's text, or an xattr name; data: times or an xattr value. */
   pathCall(op: string, path: string, a?: number, b?: number, path2?: string, data?: Buffer): number | Buffer;
   socketSend(fd: number, data: Buffer, flags: number, addr?: Buffer): number;

@@ -8,6 +8,7 @@
 // the result. The two exceptions are argued where they are made (chdir,
 // execve).
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Emulation, Policy } from '../policy/types.js';
 import { syscallName } from '../policy/syscalls.js';
 import { ERRNOS } from '../policy/errno-table.js';
@@ -638,6 +639,15 @@ export class Supervisor {
       view,
       shown: '',
       perform: () => {
+        if (name === 'seccomp' && !this.opts.policies.get(view.emulation)?.policy.rules.has('seccomp')) {
+          // As in the kernel filter (hardenEscapes): a listener of its own
+          // would let the program answer its own notified calls.
+          const NEW_LISTENER = 8n;
+          if ((view.args[1] ?? 0n) & NEW_LISTENER) {
+            this.opts.report(`systrace: seccomp with a new listener is never permitted here: denied (pid ${note.pid})`);
+            return fail(-errnoOf('EPERM'));
+          }
+        }
         if (name === 'clone') {
           // The guards the kernel filter puts on a clone it permits outright
           // (see hardenEscapes in the compiler), for a clone decided here.
@@ -667,11 +677,11 @@ export class Supervisor {
    * Normalise a path as the target would see it. Unresolvable paths are
    * shown as Systrace showed them and carry the errno the kernel would give.
    */
-  private normalise(note: Notification, dirfd: number, raw: string, follow: boolean): { shown: string; path?: string; errno?: number } {
+  private normalise(note: Notification, dirfd: number, raw: string, follow: boolean): { shown: string; path?: string; errno?: number; magic?: string } {
     const r = this.n.resolvePath(0, note.pid, dirfd, raw, follow);
     if (typeof r === 'number') return { shown: `/<non-existent filename>: ${raw}`, errno: r };
     if ('missing' in r) return { shown: this.selfName(note.pid, r.missing), errno: -r.errno };
-    return { shown: this.selfName(note.pid, r.path), path: r.path };
+    return { shown: this.selfName(note.pid, r.path), path: r.path, ...(r.magic ? { magic: r.magic } : {}) };
   }
 
   /** The target's own /proc/PID prints as /proc/self. */
@@ -705,7 +715,8 @@ export class Supervisor {
   private open(note: Notification, view: CallView, dirfd: number, addr: bigint, flags: number, mode: number): Prepared | number {
     const raw = this.readPath(note, addr);
     if (typeof raw === 'number') return raw;
-    const follow = !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) !== (O_CREAT | O_EXCL);
+    // With O_PATH the kernel ignores O_CREAT|O_EXCL and follows a final symlink.
+    const follow = !(flags & O_NOFOLLOW) && ((flags & O_PATH) !== 0 || (flags & (O_CREAT | O_EXCL)) !== (O_CREAT | O_EXCL));
     const norm = this.normalise(note, dirfd, raw, follow);
     view.filenames = [norm.shown];
     const target: Target = { paths: [{ path: norm.path, errno: norm.errno, follow }] };
@@ -728,14 +739,15 @@ export class Supervisor {
           // change the path's bytes after our check (see pathRace); a
           // rewritten one cannot be continued at all.
           if (path !== norm.path) return fail(-errnoOf('EPERM'));
-          const race = this.pathRace(note.pid, addr, Buffer.byteLength(raw) + 1);
+          const race = this.pathRace(note.pid, addr, raw, follow);
           if (!race) return 'continue';
           this.opts.report(`systrace: O_PATH open of ${norm.shown} cannot be checked race-free (${race}): denied (pid ${note.pid})`);
           return fail(-errnoOf('EPERM'));
         }
         const creating = (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
         const m = creating ? mode & ~this.umask(note.pid) & 0o7777 : 0;
-        const fd = this.n.openResolved(path, flags & ~O_CLOEXEC, m);
+        // A kept /proc magic link must still lead to the object checked.
+        const fd = this.n.openResolved(path, flags & ~O_CLOEXEC, m, path === norm.path ? norm.magic : undefined);
         if (fd < 0) return fail(fd);
         try {
           const r = this.n.notifyAddFd(this.opts.listenerFd, note.id, fd, (flags & O_CLOEXEC) !== 0, true);
@@ -887,14 +899,21 @@ export class Supervisor {
     const raw = this.readPath(note, addr);
     if (typeof raw === 'number') return raw;
     if (raw === '' && flags & AT_EMPTY_PATH) return -errnoOf('EPERM');
+    // argv, for Systrace's argv translator: read whole or not at all (a
+    // rule must never see half of it); where each string lies is kept, for
+    // the race check below.
+    const argv = this.readArgv(note, view.emulation, note.args[view.syscall === 'execveat' ? 2 : 1]!);
+    if (typeof argv === 'number') return argv;
+    view.argv = argv.words;
     const norm = this.normalise(note, dirfd, raw, true);
     view.filenames = [norm.shown];
+    const words = argv.words.join(' ');
     return {
       view,
-      shown: `filename: ${norm.shown}`,
+      shown: `filename: ${norm.shown}, argv: ${words.length > 200 ? `${words.slice(0, 200)}...` : words}`,
       perform: () => {
         if (norm.path === undefined) return fail(norm.errno ?? -errnoOf('ENOENT'));
-        const race = this.pathRace(note.pid, addr, Buffer.byteLength(raw) + 1);
+        const race = this.pathRace(note.pid, addr, raw, true, argv.regions);
         if (race) {
           this.opts.report(`systrace: execve of ${norm.shown} cannot be checked race-free (${race}): denied (pid ${note.pid})`);
           return fail(-errnoOf('EPERM'));
@@ -919,7 +938,45 @@ export class Supervisor {
    * ptrace, process_vm_writev and /proc/PID/mem of other processes are
    * denied to confined programs, so no other confined task writes there.
    */
-  private pathRace(tid: number, addr: bigint, len: number): string | undefined {
+  /** The argv array and its strings, bounded; -errno as the kernel would answer (EFAULT, E2BIG). */
+  private readArgv(note: Notification, emu: Emulation, ptr: bigint): { words: string[]; regions: { addr: bigint; len: number }[] } | number {
+    const MAX_WORDS = 16384;
+    const MAX_BYTES = 1 << 20;
+    const size = emu === 'linux' ? 8 : 4;
+    const words: string[] = [];
+    const regions: { addr: bigint; len: number }[] = [];
+    if (ptr === 0n) return { words, regions };
+    let total = 0;
+    for (let i = 0; ; i++) {
+      if (i >= MAX_WORDS) return -errnoOf('E2BIG');
+      const slot = ptr + BigInt(i * size);
+      const cell = this.n.procReadMemory(note.pid, slot, size);
+      if (typeof cell === 'number') return cell;
+      regions.push({ addr: slot, len: size });
+      const p = size === 8 ? cell.readBigUInt64LE(0) : BigInt(cell.readUInt32LE(0));
+      if (p === 0n) break;
+      const w = this.n.procReadString(note.pid, p, PATH_MAX * 32);
+      if (typeof w === 'number') return w === -errnoOf('ENAMETOOLONG') ? -errnoOf('E2BIG') : w;
+      total += Buffer.byteLength(w) + 1;
+      if (total > MAX_BYTES) return -errnoOf('E2BIG');
+      words.push(w);
+      regions.push({ addr: p, len: Buffer.byteLength(w) + 1 });
+    }
+    return { words, regions };
+  }
+
+  private pathRace(tid: number, addr: bigint, raw: string, follow: boolean, more: { addr: bigint; len: number }[] = []): string | undefined {
+    const len = Buffer.byteLength(raw) + 1;
+    // The kernel resolves the path again. It must not be able to reach
+    // anything else: an absolute path (a relative one depends on a cwd or
+    // dirfd another task may share and change), and every directory it
+    // passes through (symlinks and all) beyond this user's power to change.
+    if (!raw.startsWith('/')) return 'a relative path: the kernel would resolve it again against a cwd or dirfd';
+    const r = this.n.resolvePath(0, tid, AT_FDCWD, raw, follow, true);
+    if (typeof r === 'number' || 'missing' in r) return 'the path does not resolve';
+    for (const name of new Set(r.dirs ?? [])) {
+      if (this.userCanChange(name)) return `${name} could be replaced by this user (its directory is writable)`;
+    }
     if (this.threads(tid) !== 1) return 'the process has other threads';
     let cur = tid;
     for (let depth = 0; depth < 64; depth++) {
@@ -934,8 +991,18 @@ export class Supervisor {
     } catch {
       return 'its memory map is unreadable';
     }
+    const lines = maps.split('\n');
+    for (const region of [{ addr, len }, ...more]) {
+      const why = this.privateMemory(lines, region.addr, region.len);
+      if (why) return region.addr === addr ? why : `argv: ${why}`;
+    }
+    return undefined;
+  }
+
+  /** Why [addr, addr+len) could change under another task, from /proc/PID/maps; undefined if it cannot. */
+  private privateMemory(lines: string[], addr: bigint, len: number): string | undefined {
     const end = addr + BigInt(len);
-    for (const line of maps.split('\n')) {
+    for (const line of lines) {
       const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
       if (!m) continue;
       const lo = BigInt('0x' + m[1]);
@@ -944,17 +1011,53 @@ export class Supervisor {
       if (end > hi) return 'the path crosses a mapping boundary';
       if (m[3]![3] !== 'p') return 'the path is in shared memory';
       const file = m[5] ?? '';
-      if (m[4] !== '0' && file.startsWith('/')) {
-        try {
-          fs.accessSync(file, fs.constants.W_OK);
-          return `the path is in a mapping of ${file}, which this user can write`;
-        } catch {
-          /* not writable by us: fine */
-        }
+      if (m[4] === '0') return undefined; // anonymous private memory: the heap, the stack
+      // A private mapping of a file shows later writes to that file until
+      // the page is copied: only a file nobody but root can change will do
+      // (a program's or library's own strings), and it must be the very
+      // file mapped (not deleted, not a memfd).
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(file);
+      } catch {
+        return `the path is in a mapping of a file that cannot be checked (${file})`;
       }
+      if (!file.startsWith('/') || String(st.ino) !== m[4]) return `the path is in a mapping of ${file}, which is not the file at that name`;
+      if (st.uid !== 0 || (st.mode & 0o022) !== 0 || !st.isFile()) return `the path is in a mapping of ${file}, which others than root can write`;
       return undefined;
     }
     return 'the path is not in mapped memory';
+  }
+
+  /**
+   * Whether this user (the program's) could replace the entry `name` (swap
+   * it for a symlink, rename another file over it): its directory is
+   * writable to the user, and not a sticky directory (/tmp) where the
+   * entry belongs to someone else.
+   */
+  private userCanChange(name: string): boolean {
+    const dir = path.posix.dirname(name);
+    if (dir === name) return false; // "/"
+    try {
+      const st = fs.statSync(dir);
+      const uid = this.opts.user.uid;
+      const writable = uid === 0 ? st.uid !== 0 || (st.mode & 0o022) !== 0 : ((): boolean => {
+        try {
+          fs.accessSync(dir, fs.constants.W_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      if (!writable) return false;
+      if (st.mode & 0o1000) {
+        const entry = fs.lstatSync(name, { throwIfNoEntry: false });
+        if (entry && entry.uid !== uid && st.uid !== uid) return false;
+      }
+      return true;
+    } catch {
+      return true; // cannot tell: assume the worst
+    }
   }
 
   private ppid(pid: number): number {
@@ -1094,7 +1197,9 @@ export class Supervisor {
       // futimens(fd) is utimensat(fd, NULL, ...): it names no file, so it
       // is decided on the call alone and carried out on the fd itself.
       // For the policy, the fd is named by the file it is open on.
-      const norm = this.normalise(note, AT_FDCWD, `/proc/self/fd/${dirfd}`, true);
+      // The calling thread's own fd table (it may not share its leader's),
+      // the same one pidfd_getfd takes the fd from below.
+      const norm = this.normalise(note, AT_FDCWD, `/proc/thread-self/fd/${dirfd}`, true);
       view.filenames = [norm.shown];
       return {
         view,
