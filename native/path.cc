@@ -17,6 +17,9 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <sys/syscall.h>
@@ -419,6 +422,41 @@ Napi::Value FdUtimens(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
 }
 
+// unixPathVia(path, forBind) -> {fd, addr: Buffer} | -errno
+// A unix socket path the supervisor checked, made into an address that
+// reaches exactly that object: for connect, an O_PATH fd of the socket
+// itself (reached with no symlink) as /proc/self/fd/N; for bind (the name
+// does not exist yet), the directory's O_PATH fd as /proc/self/fd/N/name.
+// The caller closes fd once the call is done.
+Napi::Value UnixPathVia(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = ArgString(info, 0);
+  bool forBind = info[1].ToBoolean();
+  std::string via;
+  int fd;
+  if (forBind) {
+    std::string name;
+    fd = OpenParent(path, &name);
+    if (fd < 0) return Napi::Number::New(env, -errno);
+    via = "/proc/self/fd/" + std::to_string(fd) + "/" + name;
+  } else {
+    fd = Openat2(AT_FDCWD, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, ResolveFlags(path));
+    if (fd < 0) return Napi::Number::New(env, -errno);
+    via = "/proc/self/fd/" + std::to_string(fd);
+  }
+  struct sockaddr_un sun = {};
+  sun.sun_family = AF_UNIX;
+  if (via.size() >= sizeof sun.sun_path) {
+    close(fd);
+    return Napi::Number::New(env, -ENAMETOOLONG);
+  }
+  memcpy(sun.sun_path, via.c_str(), via.size() + 1);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("fd", fd);
+  o.Set("addr", Napi::Buffer<char>::Copy(env, reinterpret_cast<char*>(&sun), offsetof(struct sockaddr_un, sun_path) + via.size() + 1));
+  return o;
+}
+
 Napi::Value Umask(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), umask((mode_t)ArgInt(info, 0)));
 }
@@ -432,6 +470,7 @@ void InitPath(Napi::Env env, Napi::Object exports) {
   exports.Set("fdStat", Napi::Function::New(env, FdStat));
   exports.Set("fdStatx", Napi::Function::New(env, FdStatx));
   exports.Set("fdUtimens", Napi::Function::New(env, FdUtimens));
+  exports.Set("unixPathVia", Napi::Function::New(env, UnixPathVia));
   exports.Set("setUmask", Napi::Function::New(env, Umask));
 }
 

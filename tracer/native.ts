@@ -97,6 +97,7 @@ interface Addon {
   fdStat(fd: number): Buffer | number;
   fdStatx(fd: number, mask: number, flags: number): Buffer | number;
   setUmask(mask: number): number;
+  unixPathVia(path: string, forBind: boolean): { fd: number; addr: Buffer } | number;
   fdUtimens(fd: number, times?: Buffer): number;
 }
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { makeFiles } from '../helpers/files.js';
 import { policyYaml } from '../helpers/policy.js';
-import { findDenial, runConfined, show } from '../helpers/systrace.js';
+import { denialLines, findDenial, runConfined, show } from '../helpers/systrace.js';
 import { fixture, integrationSkip, repoRoot } from '../helpers/unpriv.js';
 
 const skip = integrationSkip();
@@ -134,4 +134,37 @@ t.test('a static binary: mkdir, rename, unlink carried out or denied', { skip },
   t.equal((await run('unlink', path.join(no, 'a.txt'))).stdout, 'ERR EACCES\n');
   t.equal((await run('rename', path.join(ok, 'sub'), path.join(no, 'stolen'))).stdout, 'ERR EACCES\n', 'a rename into the forbidden directory');
   t.same(fs.readdirSync(no).sort(), ['a.txt', 'sub']);
+});
+
+// Found in review: unix socket paths are checked normalised (against the
+// program's cwd, symlinks resolved) and reached without following any
+// symlink swapped in later; bind makes the socket file with the program's umask.
+t.test('unix socket paths: relative, through a symlink, and bind\'s mode', { skip }, async t => {
+  const net = await import('node:net');
+  const dir = makeFiles(t, {}, { writableByNobody: true });
+  const real = path.join(dir, 'real.sock');
+  const srv = net.createServer(c => c.end('hi\n'));
+  await new Promise<void>(r => srv.listen(real, () => r()));
+  fs.chmodSync(real, 0o777);
+  t.teardown(() => new Promise<void>(r => srv.close(() => r())));
+  fs.symlinkSync(real, path.join(dir, 'alias.sock'));
+  const policy = `emulation: linux
+default: permit
+rules:
+  connect:
+    - sockaddr eq "${real}" then permit
+    - true then deny
+`;
+  const py = (code: string) => runConfined(t, policy, ['/usr/bin/python3', '-c', code], { cwd: dir });
+  const rel = await py('import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect("real.sock")\nprint(s.recv(10).decode().strip())');
+  t.equal(rel.stdout, 'hi\n', `a relative path resolves against the program's cwd\n${show(rel)}`);
+  const ali = await py('import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect("alias.sock")\nprint(s.recv(10).decode().strip())');
+  t.equal(ali.stdout, 'hi\n', 'a symlink to the permitted socket is judged by where it leads');
+  t.ok(denialLines(ali.stderr).length === 0);
+  const other = path.join(dir, 'other.sock');
+  const deniedPolicy = policy.replace(`sockaddr eq "${real}"`, `sockaddr eq "${path.join(dir, 'alias.sock')}"`);
+  const den = await runConfined(t, deniedPolicy, ['/usr/bin/python3', '-c', 'import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect("alias.sock")\nexcept OSError as e:\n    print(e.errno)'], { cwd: dir });
+  t.equal(den.stdout, '1\n', 'a rule naming the symlink does not let it reach the socket it points to');
+  const b = await runConfined(t, `emulation: linux\ndefault: permit\nrules: {}\n`, ['/usr/bin/python3', '-c', `import os, socket\nos.umask(0o077)\ns = socket.socket(socket.AF_UNIX)\ns.bind(${JSON.stringify(other)})\nprint(oct(os.stat(${JSON.stringify(other)}).st_mode & 0o777))`]);
+  t.equal(b.stdout, '0o700\n', `bind made the socket file with the program's umask\n${show(b)}`);
 });

@@ -118,6 +118,11 @@ interface Target {
   paths: { path?: string; errno?: number; follow: boolean }[];
   /** For the socket calls: the address used. */
   addr?: Buffer;
+  /**
+   * A unix socket path: checked normalised (against the program's cwd),
+   * and reached at use through an fd no symlink led to (see addrFor).
+   */
+  unix?: { path?: string; errno?: number; bind: boolean };
 }
 
 type Outcome = { val: bigint; error: number } | 'continue' | 'answered';
@@ -243,6 +248,13 @@ export class Supervisor {
       const buf = to === undefined ? undefined : parseSockaddr(to);
       if (to !== undefined && buf) {
         target.addr = buf;
+        if (to.startsWith('/')) {
+          const r = this.n.resolvePath(0, note.pid, AT_FDCWD, to, !target.unix?.bind);
+          const bind = target.unix?.bind ?? false;
+          target.unix = typeof r === 'number' ? { errno: r, bind } : 'missing' in r ? { errno: -r.errno, bind } : { path: r.path, bind };
+        } else {
+          delete target.unix;
+        }
         changes.push(`sockaddr: ${prep.view.sockaddr} -> ${to}`);
       }
     } else if (target && target.paths.length > 0) {
@@ -1089,18 +1101,30 @@ export class Supervisor {
     if (len > MAX_SOCKADDR) return -errnoOf('EINVAL');
     const addr = this.n.procReadMemory(note.pid, a[1]!, len);
     if (typeof addr === 'number') return addr;
-    view.sockaddr = formatSockaddr(addr);
-    const target: Target = { paths: [], addr };
+    const target: Target = { paths: [], addr, ...this.unixTarget(note, addr, name === 'bind') };
+    view.sockaddr = target.unix?.path ?? formatSockaddr(addr);
     return {
       view,
       shown: `sockaddr: ${view.sockaddr}`,
       target,
       perform: () => {
-        if (name === 'connect') return this.connect(note, fd, target.addr!);
-        return this.onTargetFd(note, fd, sock => {
-          const r = this.n.socketBind(sock, target.addr!);
-          return r < 0 ? fail(r) : ok(0);
-        });
+        const use = this.addrFor(note, target);
+        if (typeof use === 'number') return fail(use);
+        if (name === 'connect') return this.connect(note, fd, use.buf, use.release);
+        try {
+          return this.onTargetFd(note, fd, sock => {
+            // bind creates the socket file: with the program's umask, not ours (0).
+            const old = this.n.setUmask(this.umask(note.pid));
+            try {
+              const r = this.n.socketBind(sock, use.buf);
+              return r < 0 ? fail(r) : ok(0);
+            } finally {
+              this.n.setUmask(old);
+            }
+          });
+        } finally {
+          use.release();
+        }
       },
     };
   }
@@ -1261,13 +1285,21 @@ export class Supervisor {
     if (len > MAX_SOCKADDR) return -errnoOf('EINVAL');
     const addr = this.n.procReadMemory(note.pid, addrPtr, len);
     if (typeof addr === 'number') return addr;
-    view.sockaddr = formatSockaddr(addr);
-    const target: Target = { paths: [], addr };
+    const target: Target = { paths: [], addr, ...this.unixTarget(note, addr, false) };
+    view.sockaddr = target.unix?.path ?? formatSockaddr(addr);
     return {
       view,
       shown: `sockaddr: ${view.sockaddr}`,
       target,
-      perform: () => this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3]), target.addr),
+      perform: () => {
+        const use = this.addrFor(note, target);
+        if (typeof use === 'number') return fail(use);
+        try {
+          return this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3]), use.buf);
+        } finally {
+          use.release();
+        }
+      },
     };
   }
 
@@ -1289,9 +1321,9 @@ export class Supervisor {
       const r = this.n.procReadMemory(note.pid, namePtr, nameLen);
       if (typeof r === 'number') return r;
       addr = r;
-      view.sockaddr = formatSockaddr(r);
     }
-    const target: Target = { paths: [], addr };
+    const target: Target = { paths: [], addr, ...(addr ? this.unixTarget(note, addr, false) : {}) };
+    if (addr) view.sockaddr = target.unix?.path ?? formatSockaddr(addr);
     return {
       view,
       shown: view.sockaddr ? `sockaddr: ${view.sockaddr}` : '',
@@ -1315,7 +1347,14 @@ export class Supervisor {
           if (typeof part === 'number') return fail(part);
           parts.push(part);
         }
-        return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), target.addr);
+        if (!target.addr) return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), undefined);
+        const use = this.addrFor(note, target);
+        if (typeof use === 'number') return fail(use);
+        try {
+          return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), use.buf);
+        } finally {
+          use.release();
+        }
       },
     };
   }
@@ -1348,22 +1387,50 @@ export class Supervisor {
    * blocking one it lasts as long as the peer makes it, so it runs on a
    * worker thread and is answered when done.
    */
-  private connect(note: Notification, targetFd: number, addr: Buffer): Outcome {
+  private connect(note: Notification, targetFd: number, addr: Buffer, release: () => void = () => undefined): Outcome {
     const pidfd = this.pidfd(note.pid);
-    if (pidfd < 0) return fail(pidfd);
+    if (pidfd < 0) {
+      release();
+      return fail(pidfd);
+    }
     const sock = this.n.pidfdGetfd(pidfd, targetFd);
     this.n.closeFd(pidfd);
-    if (sock < 0) return fail(-errnoOf('EBADF'));
+    if (sock < 0) {
+      release();
+      return fail(-errnoOf('EBADF'));
+    }
     if (this.n.socketNonblocking(sock)) {
       const r = this.n.socketConnect(sock, addr);
       this.n.closeFd(sock);
+      release();
       return r < 0 ? fail(r) : ok(0);
     }
     this.n.socketConnectAsync(sock, addr, r => {
       this.n.closeFd(sock);
+      release();
       this.answer(note, r < 0 ? fail(r) : ok(0));
     });
     return 'answered';
+  }
+
+  /** A unix socket path in a sockaddr, normalised as the program would reach it. */
+  private unixTarget(note: Notification, addr: Buffer, bind: boolean): { unix?: Target['unix'] } {
+    if (addr.length < 3 || addr.readUInt16LE(0) !== 1 /* AF_UNIX */ || addr[2] === 0) return {};
+    const raw = addr.subarray(2, addr.indexOf(0, 2) < 0 ? addr.length : addr.indexOf(0, 2)).toString();
+    // bind makes the name (a final symlink is not followed: EADDRINUSE);
+    // connect and sendto follow it to the socket.
+    const norm = this.normalise(note, AT_FDCWD, raw, !bind);
+    return { unix: { path: norm.path ?? norm.shown, errno: norm.path === undefined ? norm.errno ?? -errnoOf('ENOENT') : undefined, bind } };
+  }
+
+  /** The address to use: unix paths through an fd no symlink led to; release() after the call. */
+  private addrFor(note: Notification, target: Target): { buf: Buffer; release(): void } | number {
+    const u = target.unix;
+    if (!u) return { buf: target.addr!, release: () => undefined };
+    if (u.errno !== undefined) return u.errno;
+    const via = this.n.unixPathVia(u.path!, u.bind);
+    if (typeof via === 'number') return via;
+    return { buf: via.addr, release: () => this.n.closeFd(via.fd) };
   }
 
   /** A pidfd for the calling thread (its fd table), without a /proc lookup where the kernel allows. */
