@@ -2,6 +2,7 @@
 // rule), so no run warms a cache for the next within the same process.
 
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 
 export interface BenchContext {
   /** Repository root. */
@@ -16,6 +17,22 @@ export interface BenchContext {
   tmp: string;
   /** Scale factor for loop counts (BENCH_SCALE), for quick runs. */
   scale: number;
+  /** The bench's own C helpers (bench/Makefile, built into tmp): loop, export-bpf. */
+  helpers: string;
+  /** An allow-all seccomp filter as raw BPF, for bwrap --seccomp. */
+  allowAllBpf: string;
+}
+
+/** A command, with a file to open as its fd 3 (bwrap --seccomp 3). */
+export interface Launch {
+  argv: string[];
+  fd3?: string;
+}
+
+export type Cmd = string[] | Launch;
+
+function asLaunch(cmd: Cmd): Launch {
+  return Array.isArray(cmd) ? { argv: cmd } : cmd;
 }
 
 /** One measured quantity for one way of running the program. */
@@ -33,11 +50,15 @@ export interface Target {
   numerator: string;
   denominator: string;
   /** The ratio must be at most this. */
-  max: number;
+  max?: number;
+  /** The ratio must be at least this (throughput). */
+  min?: number;
 }
 
 export interface ScenarioResult {
   name: string;
+  /** Column name in the summary table (e.g. "tar", "nginx rps"). */
+  short?: string;
   unit: string;
   rows: Row[];
   targets: Target[];
@@ -46,11 +67,18 @@ export interface ScenarioResult {
 export class RunFailed extends Error {}
 
 /** Wall time of one fresh process in milliseconds; throws RunFailed unless check(stdout) holds. */
-export function timeOnce(cmd: string[], check: (stdout: string, code: number | null) => boolean): number {
+export function timeOnce(command: Cmd, check: (stdout: string, code: number | null) => boolean): number {
+  const { argv: cmd, fd3 } = asLaunch(command);
   const [file, ...args] = cmd;
+  const extra = fd3 === undefined ? undefined : fs.openSync(fd3, 'r');
   const start = process.hrtime.bigint();
-  const r = spawnSync(file!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const r = spawnSync(file!, args, {
+    encoding: 'utf8', maxBuffer: 64 << 20,
+    stdio: extra === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', extra],
+  });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (extra !== undefined)
+    fs.closeSync(extra);
   if (r.error !== undefined)
     throw new RunFailed(`${cmd.join(' ')}: ${r.error.message}`);
   if (!check(r.stdout, r.status)) {
@@ -75,7 +103,7 @@ export function median(xs: number[]): number {
  * bare seccomp filter.
  */
 export function perIteration(
-  ctx: BenchContext, variant: string, cmd: (n: number) => string[], n: number, unitScale: number,
+  ctx: BenchContext, variant: string, cmd: (n: number) => Cmd, n: number, unitScale: number,
   check: (stdout: string, code: number | null) => boolean,
 ): Row {
   const samples: number[] = [];
@@ -94,14 +122,45 @@ export function perIteration(
   return { variant, value: median(samples), samples };
 }
 
+/**
+ * Cost of one iteration, timed by the program itself: cmd(n) prints
+ * "OK N NS" with NS its loop's elapsed nanoseconds (bench/loop.c), so
+ * nothing outside the loop is counted. Result in ns per iteration x unitScale/1e6.
+ */
+export function selfTimed(ctx: BenchContext, variant: string, cmd: Cmd, n: number, unitScale: number): Row {
+  const samples: number[] = [];
+  const run = (): number => {
+    let ns = NaN;
+    timeOnce(cmd, (out, code) => {
+      const m = /^OK (\d+) (\d+)$/m.exec(out);
+      if (code !== 0 || m === null)
+        return false;
+      ns = Number(m[2]);
+      return true;
+    });
+    return ns;
+  };
+  try {
+    run(); // warm the page cache and the binary
+    for (let i = 0; i < ctx.trials; i++)
+      samples.push((run() / n) * (unitScale / 1e6));
+  } catch (err) {
+    if (err instanceof RunFailed)
+      return { variant, samples, error: err.message };
+    throw err;
+  }
+  return { variant, value: median(samples), samples };
+}
+
 /** Wall time of the whole program, median over trials. */
 export function wallTime(
-  ctx: BenchContext, variant: string, cmd: string[], check: (stdout: string, code: number | null) => boolean,
+  ctx: BenchContext, variant: string, cmd: Cmd, check: (stdout: string, code: number | null) => boolean,
+  trials = ctx.trials,
 ): Row {
   const samples: number[] = [];
   try {
     timeOnce(cmd, check);
-    for (let i = 0; i < ctx.trials; i++)
+    for (let i = 0; i < trials; i++)
       samples.push(timeOnce(cmd, check));
   } catch (err) {
     if (err instanceof RunFailed)

@@ -1,30 +1,41 @@
 // Benchmark runner: `npm run bench` (builds, then node dist/bench/run.js).
 //
-//   node dist/bench/run.js [--trials N] [--scale X] [--only NAME] [--json FILE]
+//   node dist/bench/run.js [--trials N] [--scale X] [--only NAME[,NAME]] [--json FILE]
 //
-// Each scenario runs its variants as fresh processes, several trials each,
-// and prints medians, the ratio to native measured in the same run, and the
-// design's targets next to the numbers. Run it as root or as any user that
-// can read the repository; it touches nothing outside a temporary directory.
+// Each scenario runs its variants (bench/peers.ts: native, the peers, the C
+// floor, systrace) as fresh processes, several trials each, and prints
+// medians with their min..max spread, the ratio to native measured in the
+// same run, and the design's targets next to the numbers; a summary of the
+// ratios ends the run. The bench's own C helpers (bench/Makefile) are built
+// into the temporary directory first. Run it as root or as any user that can
+// read the repository; it touches nothing outside a temporary directory
+// (the elevate scenario, as root, says what it sets up and removes).
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { getpidScenario } from './getpid.js';
 import type { BenchContext, Row, ScenarioResult } from './measure.js';
-import { openCloseScenario } from './open-close.js';
-import { tarScenario } from './tar.js';
+import { getpidScenario, openCloseScenario, statScenario } from './loops.js';
+import { gccScenario, tarScenario } from './programs.js';
+import { nginxScenario } from './nginx.js';
 import { elevateScenario } from './elevate.js';
+import { VARIANTS } from './peers.js';
 
-const SCENARIOS: Record<string, (ctx: BenchContext) => ScenarioResult> = {
+type Scenario = (ctx: BenchContext) => ScenarioResult | ScenarioResult[] | Promise<ScenarioResult | ScenarioResult[]>;
+
+const SCENARIOS: Record<string, Scenario> = {
   getpid: getpidScenario,
   'open-close': openCloseScenario,
+  stat: statScenario,
   tar: tarScenario,
+  gcc: gccScenario,
+  nginx: nginxScenario,
   elevate: elevateScenario,
 };
 
-interface Options { trials: number; scale: number; only?: string; json?: string }
+interface Options { trials: number; scale: number; only?: string[]; json?: string }
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = {
@@ -36,7 +47,7 @@ function parseArgs(argv: string[]): Options {
     const value = argv[i + 1];
     if (arg === '--trials' && value !== undefined) { opts.trials = Number(value); i++; }
     else if (arg === '--scale' && value !== undefined) { opts.scale = Number(value); i++; }
-    else if (arg === '--only' && value !== undefined) { opts.only = value; i++; }
+    else if (arg === '--only' && value !== undefined) { opts.only = value.split(','); i++; }
     else if (arg === '--json' && value !== undefined) { opts.json = value; i++; }
     else {
       process.stderr.write(`usage: run.js [--trials N] [--scale X] [--only ${Object.keys(SCENARIOS).join('|')}] [--json FILE]\n`);
@@ -47,10 +58,11 @@ function parseArgs(argv: string[]): Options {
     process.stderr.write('run.js: --trials must be >= 1 and --scale > 0\n');
     process.exit(2);
   }
-  if (opts.only !== undefined && !(opts.only in SCENARIOS)) {
-    process.stderr.write(`run.js: unknown scenario ${opts.only}\n`);
-    process.exit(2);
-  }
+  for (const name of opts.only ?? [])
+    if (!(name in SCENARIOS)) {
+      process.stderr.write(`run.js: unknown scenario ${name} (${Object.keys(SCENARIOS).join(', ')})\n`);
+      process.exit(2);
+    }
   return opts;
 }
 
@@ -110,28 +122,65 @@ function report(s: ScenarioResult): string[] {
   for (const tgt of s.targets) {
     const num = valueOf(s.rows, tgt.numerator);
     const den = valueOf(s.rows, tgt.denominator);
+    const bound = tgt.max !== undefined ? `<= ${tgt.max}x` : `>= ${tgt.min}x`;
     if (num === undefined || den === undefined || den <= 0) {
-      lines.push(`  target ${tgt.label} <= ${tgt.max}x: not measured`);
+      lines.push(`  target ${tgt.label} ${bound}: not measured`);
       continue;
     }
     const ratio = num / den;
-    lines.push(`  target ${tgt.label} <= ${tgt.max}x: ${ratio.toFixed(2)}x ${ratio <= tgt.max ? 'MET' : 'MISSED'}`);
+    const met = (tgt.max === undefined || ratio <= tgt.max) && (tgt.min === undefined || ratio >= tgt.min);
+    lines.push(`  target ${tgt.label} ${bound}: ${ratio.toFixed(2)}x ${met ? 'MET' : 'MISSED'}`);
   }
   return lines;
 }
 
-function main(): void {
+/** Every scenario's ratio to native, one column per scenario, one row per variant. */
+function summary(results: ScenarioResult[]): string[] {
+  const cols = results.filter(r => r.short !== undefined && valueOf(r.rows, 'native') !== undefined);
+  if (cols.length === 0)
+    return [];
+  const names = [...VARIANTS, ...new Set(cols.flatMap(c => c.rows.map(r => r.variant)))].filter((v, i, a) => a.indexOf(v) === i);
+  const width = Math.max(...names.map(n => n.length));
+  const cell = (c: ScenarioResult, v: string): string => {
+    const row = c.rows.find(r => r.variant === v);
+    if (row === undefined)
+      return '';
+    if (row.value === undefined)
+      return 'failed';
+    return `${(row.value / valueOf(c.rows, 'native')!).toFixed(2)}x`;
+  };
+  const widths = cols.map(c => Math.max(c.short!.length, 7));
+  const lines = ['## summary: median / native (time: lower is better; nginx rps: higher is better)'];
+  lines.push(`  ${'variant'.padEnd(width)}  ${cols.map((c, i) => c.short!.padStart(widths[i]!)).join('  ')}`);
+  for (const v of names) {
+    const cells = cols.map((c, i) => cell(c, v).padStart(widths[i]!));
+    if (cells.some(x => x.trim() !== ''))
+      lines.push(`  ${v.padEnd(width)}  ${cells.join("  ")}`.trimEnd());
+  }
+  return lines;
+}
+
+/** bench/Makefile into DIR; the allow-all BPF program for bwrap. */
+function buildHelpers(root: string, dir: string, bpf: string): void {
+  execFileSync('make', ['-s', '-C', path.join(root, 'bench'), `OUT=${dir}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(path.join(dir, 'export-bpf'), [bpf], { stdio: 'inherit' });
+}
+
+async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const root = findRoot();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'systrace-bench-'));
   const ctx: BenchContext = {
     root,
     fixtures: path.join(root, 'test/fixtures/bin'),
     systrace: path.join(root, 'bin/systrace'),
     trials: opts.trials,
     scale: opts.scale,
-    tmp: fs.mkdtempSync(path.join(os.tmpdir(), 'systrace-bench-')),
+    tmp,
+    helpers: path.join(tmp, 'bin'),
+    allowAllBpf: path.join(tmp, 'allow-all.bpf'),
   };
-  for (const need of [path.join(ctx.fixtures, 'try-static'), path.join(ctx.fixtures, 'notify-floor')])
+  for (const need of [path.join(ctx.fixtures, 'seccomp-allow-all'), path.join(ctx.fixtures, 'notify-floor')])
     if (!fs.existsSync(need)) {
       process.stderr.write(`run.js: ${need} is missing: run make -C test/fixtures\n`);
       process.exit(1);
@@ -141,19 +190,26 @@ function main(): void {
   console.log('# systrace benchmark');
   for (const [k, v] of Object.entries(info))
     console.log(`${k.padEnd(7)} ${v}`);
-  console.log(`trials  ${ctx.trials} per variant (median shown; loops measured as t(N) - t(0))`);
+  console.log(`command node dist/bench/run.js ${process.argv.slice(2).join(' ')}`.trimEnd());
+  console.log(`trials  ${ctx.trials} per variant, nginx ${Math.min(ctx.trials, 3)} (median shown, range min..max; loops timed inside the loop)`);
   console.log('');
 
   const results: ScenarioResult[] = [];
   try {
+    buildHelpers(root, ctx.helpers, ctx.allowAllBpf);
     for (const [name, scenario] of Object.entries(SCENARIOS)) {
-      if (opts.only !== undefined && opts.only !== name)
+      if (opts.only !== undefined && !opts.only.includes(name))
         continue;
-      const result = scenario(ctx);
-      results.push(result);
-      console.log(report(result).join('\n'));
-      console.log('');
+      const out = await scenario(ctx);
+      for (const result of Array.isArray(out) ? out : [out]) {
+        results.push(result);
+        console.log(report(result).join('\n'));
+        console.log('');
+      }
     }
+    const sum = summary(results);
+    if (sum.length > 0)
+      console.log(sum.join('\n'));
   } finally {
     fs.rmSync(ctx.tmp, { recursive: true, force: true });
   }
@@ -161,4 +217,4 @@ function main(): void {
     fs.writeFileSync(opts.json, JSON.stringify({ machine: info, trials: ctx.trials, scale: ctx.scale, results }, null, 2) + '\n');
 }
 
-main();
+await main();

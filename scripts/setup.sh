@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libseccomp-dev gcc-multilib make g++ python3 util-linux file nginx golang-go authbind curl rsyslog chromium openssl; do
+for pkg in libseccomp-dev gcc-multilib make g++ python3 util-linux file nginx golang-go authbind curl rsyslog chromium openssl bubblewrap strace wrk; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
