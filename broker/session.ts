@@ -117,7 +117,19 @@ export class Session {
     };
     const op = this.opts.operations.get(req.op);
     if (!op) return refuse('no such operation');
-    if (!Number.isInteger(req.pid) || req.pid <= 0) return refuse('bad pid');
+    if (!Number.isInteger(req.pid) || req.pid <= 0 || req.pid > 0x3fffffff) return refuse('bad pid');
+    // The pidfd first: everything read after it is about this process or,
+    // if it is gone and its pid reused, fails through it.
+    const pidfd = this.n.pidfdOpen(req.pid, true);
+    if (pidfd < 0) return refuse('no such process');
+    try {
+      this.checked(req, op, pidfd, base, refuse);
+    } finally {
+      this.n.closeFd(pidfd);
+    }
+  }
+
+  private checked(req: Request, op: Operation, pidfd: number, base: AuditEntry, refuse: (reason: string, entry?: AuditEntry) => void): void {
     const target = readTarget(req.pid);
     if (!target) return refuse('no such process');
     base.program = target.program;
@@ -130,7 +142,7 @@ export class Session {
       if (req.args[i] !== blocked.args[i]) return refuse(`the arguments claimed are not those of pid ${req.pid}'s call`);
     }
     if (!this.n.notifyIdValid(this.listener, req.notifId)) return refuse('the notification is not pending on this session\'s listener');
-    const prepared = op.prepare({ pid: req.pid, tgid: target.tgid, args: blocked.args, nr: blocked.nr, listener: this.listener, notifId: req.notifId, n: this.n });
+    const prepared = op.prepare({ pid: req.pid, tgid: target.tgid, args: blocked.args, nr: blocked.nr, listener: this.listener, notifId: req.notifId, pidfd, n: this.n });
     if (typeof prepared === 'string') return refuse(prepared);
     const entry: AuditEntry = { ...base, call: prepared.call.syscall, args: prepared.shown };
     let decision: ReturnType<typeof decideElevation>;

@@ -26,14 +26,7 @@ export const operation: Operation = {
       call: { emulation: 'linux', syscall: 'bind', args: ctx.args, sockaddr },
       shown: { fd: String(fd), sockaddr },
       perform() {
-        const pidfd = ctx.n.pidfdOpen(ctx.pid, true);
-        if (pidfd < 0) return pidfd;
-        let sock: number;
-        try {
-          sock = ctx.n.pidfdGetfd(pidfd, fd);
-        } finally {
-          ctx.n.closeFd(pidfd);
-        }
+        const sock = ctx.n.pidfdGetfd(ctx.pidfd, fd);
         if (sock < 0) return sock;
         try {
           const r = ctx.n.socketBind(sock, addr);

@@ -25,7 +25,9 @@ export const operation: Operation = {
     const dirfd = at ? Number(BigInt.asIntN(32, ctx.args[0]!)) : AT_FDCWD;
     const pathAddr = ctx.args[at ? 1 : 0]!;
     const flags = Number(ctx.args[at ? 2 : 1]! & 0xffffffffn);
-    const mode = Number(ctx.args[at ? 3 : 2]! & 0o7777n);
+    // Never setuid, setgid or sticky bits on a file root creates for someone
+    // (and the broker's own umask, 022, applies on top).
+    const mode = Number(ctx.args[at ? 3 : 2]! & 0o777n);
     const raw = ctx.n.procReadString(ctx.pid, pathAddr, 4096);
     if (typeof raw === 'number') return `cannot read the path (errno ${-raw})`;
     const follow = !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) !== (O_CREAT | O_EXCL);

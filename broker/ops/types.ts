@@ -11,6 +11,12 @@ export interface OpContext {
   nr: number;
   listener: number;
   notifId: bigint;
+  /**
+   * A pidfd of the target, opened before anything was read about it: if
+   * the pid is reused meanwhile, this still names the old process and
+   * pidfd_getfd fails, instead of reaching another process's fds.
+   */
+  pidfd: number;
   n: ReturnType<typeof native>;
 }
 
