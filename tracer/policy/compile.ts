@@ -308,6 +308,21 @@ function placeCall(
   // cannot be compiled as if they applied to all (`fsread: permit` would
   // permit openat(O_WRONLY) in the kernel).
   if (aliasRules.length > 0 && (cr.aliases.length > 1 || OPEN_FAMILY.includes(name))) {
+    // Unless every alias the call may fall under settles it the same way
+    // unconditionally (`fsread: permit` and `fswrite: permit`): then the
+    // flags do not matter.
+    if (rules.length === 0 && opts.aliases) {
+      const possible: Alias[] = OPEN_FAMILY.includes(name) ? ['fsread', 'fswrite'] : cr.aliases.map(a => a.alias);
+      const outcomes = possible.map(alias => {
+        const list = (cr.aliases.find(a => a.alias === alias)?.rules ?? []).filter(r => applies(r));
+        if (list.length === 0) return defaultAction;
+        return list[0]!.expr.kind === 'true' ? kernelAction(effective(list[0]!.action, opts.enforce)) : undefined;
+      });
+      const first = outcomes[0];
+      if (first !== undefined && outcomes.every(o => o === first) && first !== SECCOMP_RET.USER_NOTIF) {
+        return { target: 'kernel', action: first, why: `${possible.join(' and ')} agree whatever the flags` };
+      }
+    }
     return { target: 'user', why: 'fsread or fswrite depending on flags' };
   }
   const ordered = [...rules, ...aliasRules];
