@@ -18,6 +18,7 @@ t.test('generalisation of paths', async t => {
     ['python temp names', ['/tmp/tmpa1b2c3d4'], 'fswrite', ['filename re "^/tmp/tmp[a-z0-9_]{8}$"']],
     ['python\'s probe of the temp directory', ['/tmp/k2j3h4_a'], 'fswrite', ['filename re "^/tmp/[a-z0-9_]{8}$"']],
     ['mkstemp names', ['/tmp/build-Xa9kQz'], 'fswrite', ['filename re "^/tmp/build-[A-Za-z0-9]{6}$"']],
+    ['python names with a prefix, even all letters', ['/tmp/job-abcdefgh'], 'fswrite', ['filename re "^/tmp/job-[a-z0-9_]{8}$"']],
     ['random parts elsewhere', ['/home/u/.cache/app/9fK2x7Qa/data'], 'fswrite', ['filename re "^$HOME/\\\\.cache/app/[^/]*/data$"']],
     ['versions are not random', ['/opt/app-1.2.3/lib'], 'fsread', ['filename eq "/opt/app-1.2.3/lib"']],
     ['glob characters in names are escaped', ['/srv/a*b/1', '/srv/a*b/2', '/srv/a*b/3', '/srv/a*b/4', '/srv/a*b/5', '/srv/a*b/6'], 'fsread', ['filename match "/srv/a\\\\*b/*"']],

@@ -105,9 +105,14 @@ const TEMP_DIRS = ['/tmp', '/var/tmp', '/dev/shm', '/run/user'];
 function tempStem(name: string): string | undefined {
   // Python's tempfile: 8 of [a-z0-9_], after its `tmp` prefix or alone
   // (the name it tries first to find a usable temporary directory).
+  // (Its eight may all be letters: 6% of names. A real 8-letter name made
+  // directly in a temporary directory is generalised too: a small widening,
+  // to names of that length and alphabet only.)
   const py = /^(tmp|)[a-z0-9_]{8}(\.[A-Za-z0-9]{1,8})?$/.exec(name);
-  if (py && /[0-9_]/.test(name.slice(py[1]!.length, py[1]!.length + 8))) return `${py[1]}[a-z0-9_]{8}${escapeRe(py[2] ?? '')}`;
-  if (py && py[1] === 'tmp') return `tmp[a-z0-9_]{8}${escapeRe(py[2] ?? '')}`;
+  if (py) return `${py[1]}[a-z0-9_]{8}${escapeRe(py[2] ?? '')}`;
+  // mkstemp(prefix='job-'): the prefix, then Python's 8 characters.
+  const pre = /^(.*[^A-Za-z0-9])[a-z0-9_]{8}(\.[A-Za-z0-9]{1,8})?$/.exec(name);
+  if (pre) return `${escapeRe(pre[1]!)}[a-z0-9_]{8}${escapeRe(pre[2] ?? '')}`;
   // mkstemp and mkdtemp: XXXXXX, six letters and digits, after a prefix.
   const mk = /^(.*?[^A-Za-z0-9]|)[A-Za-z0-9]{6}$/.exec(name);
   if (mk && name.length >= 6) return `${escapeRe(mk[1]!)}[A-Za-z0-9]{6}`;
