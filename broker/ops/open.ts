@@ -6,7 +6,7 @@
 // that normalised copy is both checked and opened, with RESOLVE_NO_SYMLINKS
 // so that a component swapped for a symlink after the check fails. The fd
 // reaches the target only through ADDFD on the checked notification.
-import type { Operation } from './types.js';
+import { answerWithFd, type Operation } from './types.js';
 
 const AT_FDCWD = -100;
 const O_CLOEXEC = 0o2000000;
@@ -39,17 +39,7 @@ export const operation: Operation = {
       call: { emulation: 'linux', syscall: at ? 'openat' : 'open', args: ctx.args, filenames: [r.path] },
       shown: { filename: r.path, oflags, ...(writes ? { access: 'write' } : {}) },
       perform() {
-        const fd = ctx.n.openResolved(r.path, flags & ~O_CLOEXEC, mode);
-        if (fd < 0) {
-          ctx.n.notifyRespond(ctx.listener, ctx.notifId, 0n, fd, 0);
-          return fd;
-        }
-        try {
-          const got = ctx.n.notifyAddFd(ctx.listener, ctx.notifId, fd, (flags & O_CLOEXEC) !== 0, true);
-          return got < 0 ? got : 0;
-        } finally {
-          ctx.n.closeFd(fd);
-        }
+        return answerWithFd(ctx, ctx.n.openResolved(r.path, flags & ~O_CLOEXEC, mode), (flags & O_CLOEXEC) !== 0);
       },
     };
   },

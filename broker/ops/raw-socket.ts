@@ -5,7 +5,7 @@
 // one socket of exactly the checked domain, type and protocol and hands it
 // over with ADDFD. The socket carries root's credentials for its creation
 // only; what the program does with it afterwards is its policy's business.
-import type { Operation } from './types.js';
+import { answerWithFd, type Operation } from './types.js';
 
 const SOCK_CLOEXEC = 0o2000000;
 
@@ -21,17 +21,7 @@ export const operation: Operation = {
       call: { emulation: 'linux', syscall: 'socket', args: ctx.args },
       shown: { domain: String(domain), type: String(type & 0xf), protocol: String(protocol) },
       perform() {
-        const fd = ctx.n.socketCreate(domain, type, protocol);
-        if (fd < 0) {
-          ctx.n.notifyRespond(ctx.listener, ctx.notifId, 0n, fd, 0);
-          return fd;
-        }
-        try {
-          const got = ctx.n.notifyAddFd(ctx.listener, ctx.notifId, fd, (type & SOCK_CLOEXEC) !== 0, true);
-          return got < 0 ? got : 0;
-        } finally {
-          ctx.n.closeFd(fd);
-        }
+        return answerWithFd(ctx, ctx.n.socketCreate(domain, type, protocol), (type & SOCK_CLOEXEC) !== 0);
       },
     };
   },

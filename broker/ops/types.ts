@@ -43,3 +43,21 @@ export interface Operation {
   /** Reads what the call names, from the target itself; a string is a refusal. */
   prepare(ctx: OpContext): Prepared | string;
 }
+
+/**
+ * Answers the notification with a new fd made as root (or with the error
+ * that making it gave): the target receives it through ADDFD, atomically
+ * with the answer. Our copy is closed. Returns 0 or -errno.
+ */
+export function answerWithFd(ctx: OpContext, fd: number, cloexec: boolean): number {
+  if (fd < 0) {
+    ctx.n.notifyRespond(ctx.listener, ctx.notifId, 0n, fd, 0);
+    return fd;
+  }
+  try {
+    const got = ctx.n.notifyAddFd(ctx.listener, ctx.notifId, fd, cloexec, true);
+    return got < 0 ? got : 0;
+  } finally {
+    ctx.n.closeFd(fd);
+  }
+}
