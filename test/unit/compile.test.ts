@@ -65,6 +65,10 @@ function cmpHolds(c: FilterCompare, args: readonly bigint[]): boolean {
       return v === c.a;
     case 'ne':
       return v !== c.a;
+    case 'lt':
+      return v < c.a;
+    case 'gt':
+      return v > c.a;
     default:
       throw new Error(`simulator: ${c.op}`);
   }
@@ -483,4 +487,34 @@ rules:
     - filename match "/usr/*" then permit
 `);
   t.equal(where(place(ownFirst, 'openat')), 'kernel ALLOW', 'an unconditional own rule ends the list before the alias');
+});
+
+t.test('fast-fstat: newfstatat and statx with AT_EMPTY_PATH alone are fstat, in the kernel', async t => {
+  const on = plan(`default: deny
+fast-fstat: true
+rules:
+  fstat: permit
+  fsread:
+    - filename inpath "/usr" then permit
+`);
+  const AT_EMPTY_PATH = 0x1000n;
+  t.equal(actionName(kernelDoes(on, 'linux', 'newfstatat', args6(3n, 0n, 0n, AT_EMPTY_PATH))), 'ALLOW', 'fstat-shaped: in the kernel');
+  t.equal(actionName(kernelDoes(on, 'linux', 'newfstatat', args6(3n, 0n, 0n, 0n))), 'NOTIFY', 'any other flags: notified');
+  t.equal(actionName(kernelDoes(on, 'linux', 'newfstatat', args6(3n, 0n, 0n, AT_EMPTY_PATH | 0x100n))), 'NOTIFY');
+  t.equal(actionName(kernelDoes(on, 'linux', 'newfstatat', args6(3n, 0n, 0n, (1n << 32n) | AT_EMPTY_PATH))), 'NOTIFY', 'all 64 bits must match');
+  t.equal(actionName(kernelDoes(on, 'linux', 'statx', args6(3n, 0n, AT_EMPTY_PATH))), 'ALLOW');
+  const noFstat = plan(`default: deny
+fast-fstat: true
+rules:
+  fsread:
+    - filename inpath "/usr" then permit
+`);
+  t.equal(actionName(kernelDoes(noFstat, 'linux', 'newfstatat', args6(3n, 0n, 0n, AT_EMPTY_PATH))), 'NOTIFY', 'only when the policy permits fstat itself');
+  const off = plan(`default: deny
+rules:
+  fstat: permit
+  fsread:
+    - filename inpath "/usr" then permit
+`);
+  t.equal(actionName(kernelDoes(off, 'linux', 'newfstatat', args6(3n, 0n, 0n, AT_EMPTY_PATH))), 'NOTIFY', 'off by default');
 });

@@ -51,6 +51,22 @@ const OPEN_FAMILY = ['open', 'openat', 'openat2'];
 /** Always permitted: a program that cannot exit cannot be stopped cleanly. */
 const ALWAYS_PERMITTED = ['exit', 'exit_group'];
 
+const AT_EMPTY_PATH = 0x1000n;
+
+/**
+ * fast-fstat: which argument holds the flags of a call that, with
+ * AT_EMPTY_PATH alone, is an fstat of its fd; only when the policy
+ * permits fstat itself in the kernel.
+ */
+function fastFstatArg(emu: Emulation, name: string, calls: Map<string, Placement>): number | undefined {
+  if (emu !== 'linux') return undefined;
+  const fstat = calls.get('fstat');
+  if (fstat?.target !== 'kernel' || fstat.rules || fstat.action !== SECCOMP_RET.ALLOW) return undefined;
+  if (name === 'newfstatat') return 3;
+  if (name === 'statx') return 2;
+  return undefined;
+}
+
 /** clone's namespace flags: a new user or mount namespace changes what paths mean. */
 const CLONE_NEWNS = 0x00020000n;
 const CLONE_NEWUSER = 0x10000000n;
@@ -422,6 +438,19 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
       calls.set(name, place);
       if (place.target === 'user') {
         notified.add(nr);
+        const fast = policy?.fastFstat ? fastFstatArg(emu, name, calls) : undefined;
+        if (fast !== undefined) {
+          // fast-fstat: exactly AT_EMPTY_PATH (all 64 bits) is fstat, in the
+          // kernel; any other flags value is notified as before. Disjoint
+          // comparisons, so that libseccomp has no precedence to choose.
+          rules.push({ nr, action: SECCOMP_RET.ALLOW, cmps: [{ arg: fast, op: 'eq', a: AT_EMPTY_PATH }] });
+          if (filterDefault !== SECCOMP_RET.USER_NOTIF) {
+            rules.push({ nr, action: SECCOMP_RET.USER_NOTIF, cmps: [{ arg: fast, op: 'lt', a: AT_EMPTY_PATH }] });
+            rules.push({ nr, action: SECCOMP_RET.USER_NOTIF, cmps: [{ arg: fast, op: 'gt', a: AT_EMPTY_PATH }] });
+          }
+          calls.set(name, { ...place, why: `${place.why}; fast-fstat: flags AT_EMPTY_PATH alone in the kernel` });
+          continue;
+        }
         if (filterDefault !== SECCOMP_RET.USER_NOTIF) rules.push({ nr, action: SECCOMP_RET.USER_NOTIF });
         continue;
       }

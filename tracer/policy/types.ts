@@ -89,6 +89,14 @@ export interface Policy {
   default: DefaultAction;
   defaultPos?: SourcePos;
   /**
+   * `fast-fstat: true`: newfstatat and statx with exactly AT_EMPTY_PATH
+   * (glibc's fstat) are decided in the kernel as fstat would be. The
+   * explicit trade-off: a program that passes a non-empty path with that
+   * flag stats it relative to the fd unchecked (metadata only, under a
+   * directory it was allowed to open).
+   */
+  fastFstat?: boolean;
+  /**
    * Rules keyed by what they were written under: a system call name
    * (`openat`), an alias (`fsread`, `fswrite`) or a group (`@basic-io`),
    * in file order. Groups are expanded by `rulesFor` below, not here, so
