@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { median, type BenchContext, type Launch, type Row, type ScenarioResult } from './measure.js';
 import { confining, foldRules, kernelOnly, readPolicy, variants, writePolicy } from './peers.js';
+import { underSystrace } from './measure.js';
 
 const PORT = Number(process.env.BENCH_NGINX_PORT ?? 18080);
 const SECONDS = Number(process.env.BENCH_NGINX_SECONDS ?? 5);
@@ -149,22 +150,31 @@ export async function nginxScenario(ctx: BenchContext): Promise<ScenarioResult[]
   const learnedFile = path.join(ctx.tmp, 'nginx-learned.yaml');
   let kernel: string;
   let conf: string;
+  let confFast: string;
   try {
     const server = await start(dir, { argv: [ctx.systrace, 'run', '-A', '-o', learnedFile, '--', ...nginx] });
     try { await wrk(1); } finally { await stop(dir, server); }
     const learned = readPolicy(learnedFile);
     kernel = writePolicy(ctx, 'nginx-kernel', kernelOnly(learned), 'nginx: every learned call permitted unconditionally (in the kernel)');
-    conf = writePolicy(ctx, 'nginx-confining', confining(learned, {
+    const confDoc = confining(learned, {
       fsread: foldRules(learned, 'fsread', [dir]),
       fswrite: foldRules(learned, 'fswrite', [dir]),
-    }), `nginx: the learned policy, files confined to ${dir}`);
+    });
+    conf = writePolicy(ctx, 'nginx-confining', confDoc, `nginx: the learned policy, files confined to ${dir}`);
+    // The same with the explicit fstat trade-off (README: fast-fstat).
+    confFast = writePolicy(ctx, 'nginx-confining-fast-fstat', { ...confDoc, 'fast-fstat': true } as typeof confDoc,
+      'nginx: the confining policy, with fast-fstat: true');
   } catch (err) {
     return skipped(`learning failed: ${(err as Error).message}`);
   }
 
   const rps: Row[] = [];
   const p99: Row[] = [];
-  for (const v of variants(ctx, { kernel, confining: conf })) {
+  const all = [
+    ...variants(ctx, { kernel, confining: conf }),
+    { name: 'systrace confining+fast-fstat', slow: true, wrap: (cmd: string[]) => ({ argv: underSystrace(ctx, confFast, cmd) }) },
+  ];
+  for (const v of all) {
     const loads: Load[] = [];
     let error: string | undefined;
     try {
