@@ -54,7 +54,6 @@ export class WebInterface {
   private readonly server: http.Server;
   private readonly dir = assetDir();
   private readonly streams = new Set<http.ServerResponse>();
-  private cookieName = 'systrace-monitor';
   private readonly onUpdate = (u: MonitorUpdate): void => this.broadcast(u);
 
   constructor(private readonly monitor: MonitorServer, private readonly opts: WebOptions) {
@@ -78,9 +77,8 @@ export class WebInterface {
     });
     const port = (this.server.address() as AddressInfo).port;
     // Cookies are per host, not per port: two monitors on one machine keep separate cookies.
-    this.cookieName = `systrace-monitor-${port}`;
     const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
-    return { url: `http://${host}:${port}/?token=${this.token}`, port };
+    return { url: `http://${host}:${port}/#token=${this.token}`, port };
   }
 
   async close(): Promise<void> {
@@ -90,46 +88,39 @@ export class WebInterface {
     await new Promise<void>(r => this.server.close(() => r()));
   }
 
-  private authorised(req: http.IncomingMessage, url: URL): 'query' | 'cookie' | false {
+  /**
+   * The token, and only the token, opens the API: in an X-Systrace-Token
+   * header (the page keeps it in memory, from its URL's #fragment, which
+   * no request carries), or in the query (the live stream, which cannot
+   * set headers; a same-origin request). No cookie: browsers send cookies
+   * to every port of 127.0.0.1, so a cookie would hand the token to any
+   * other local server the operator's browser visits.
+   */
+  private authorised(req: http.IncomingMessage, url: URL): boolean {
     const ok = (v: string | null | undefined): boolean => {
       if (!v) return false;
       const a = Buffer.from(v);
       const b = Buffer.from(this.token);
       return a.length === b.length && timingSafeEqual(a, b);
     };
-    if (ok(url.searchParams.get('token'))) return 'query';
-    for (const part of (req.headers.cookie ?? '').split(';')) {
-      const [k, ...v] = part.trim().split('=');
-      if (k === this.cookieName && ok(v.join('='))) return 'cookie';
-    }
-    return false;
+    const header = req.headers['x-systrace-token'];
+    return ok(typeof header === 'string' ? header : undefined) || ok(url.searchParams.get('token'));
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://monitor');
-    const auth = this.authorised(req, url);
-    if (!auth) {
-      res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
-      res.end('403: this page needs the token printed by `systrace monitor` (open the URL it printed)\n');
-      return;
-    }
-    if (auth === 'query' && req.method === 'GET' && url.pathname === '/') {
-      // Trade the token in the URL for a cookie, and take it out of the address bar (and of the history).
-      url.searchParams.delete('token');
-      res.writeHead(303, {
-        'Set-Cookie': `${this.cookieName}=${this.token}; HttpOnly; SameSite=Strict; Path=/`,
-        Location: url.pathname + url.search,
-        ...SECURITY_HEADERS,
-      });
-      res.end();
-      return;
-    }
-    if (auth === 'query') res.setHeader('Set-Cookie', `${this.cookieName}=${this.token}; HttpOnly; SameSite=Strict; Path=/`);
+    // The page and its script hold no data: served to anyone, they ask the
+    // API for everything with the token the operator's URL carries.
     const asset = ASSETS[url.pathname];
     if (req.method === 'GET' && asset) {
       const body = fs.readFileSync(path.join(this.dir, asset));
       res.writeHead(200, { 'Content-Type': TYPES[path.extname(asset)]!, ...SECURITY_HEADERS });
       res.end(body);
+      return;
+    }
+    if (!this.authorised(req, url)) {
+      res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
+      res.end('403: this needs the token printed by `systrace monitor` (open the URL it printed)\n');
       return;
     }
     const q = url.searchParams;

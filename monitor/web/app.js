@@ -22,8 +22,21 @@ const td = (text, cls) => el('td', { class: cls || '', text: text == null ? '' :
 const time = iso => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '');
 const args = a => Object.entries(a || {}).map(([k, v]) => `${k}: ${v}`).join(', ');
 
+// The token comes in the URL's #fragment (never sent with a request), is
+// kept for this tab, and goes in a header with every API call. No cookie:
+// those would reach every other server on 127.0.0.1 too.
+const TOKEN = (() => {
+  const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash.slice(1));
+  if (m) {
+    sessionStorage.setItem('systrace-token', decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('systrace-token') || '';
+})();
+
 async function api(path, init) {
-  const res = await fetch(path, { credentials: 'same-origin', ...init });
+  const headers = { 'X-Systrace-Token': TOKEN, ...((init && init.headers) || {}) };
+  const res = await fetch(path, { credentials: 'omit', ...init, headers });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.error || body.result || res.statusText);
   return body;
@@ -197,7 +210,7 @@ function show(view) {
 // ---- the stream ------------------------------------------------------------------
 
 function connect() {
-  const es = new EventSource('/api/stream');
+  const es = new EventSource('/api/stream?token=' + encodeURIComponent(TOKEN));
   es.addEventListener('open', () => {
     $('status').textContent = 'live';
     $('status').dataset.state = 'live';

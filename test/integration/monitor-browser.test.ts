@@ -61,7 +61,7 @@ t.test('answer a question from the browser; watch denials arrive', { skip, timeo
   page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
 
   await page.goto(url);
-  t.notMatch(page.url(), /token=/, 'the token leaves the address bar for a cookie');
+  t.notMatch(page.url(), /token=/, 'the token leaves the address bar (kept in the tab, sent as a header)');
   await page.locator('#status[data-state=live]').waitFor({ timeout: 10_000 });
 
   const question = page.locator('li.question[data-session="term-1"][data-question="1"]');

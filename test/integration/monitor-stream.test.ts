@@ -138,9 +138,9 @@ t.test('questions: the operator answers over HTTP, the tracer that asked receive
   other.send({ kind: 'ask', pid: 8, syscall: 'linux-openat', args: { filename: '/etc/passwd' }, question: 1 });
   await until('three questions', () => m.server.pending().length === 3);
 
-  const cookie = await login(m.url);
-  const get = (p: string) => fetch(`http://127.0.0.1:${m.port}${p}`, { headers: { cookie } });
-  const post = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json', cookie }) =>
+  const auth = await login(m.url);
+  const get = (p: string) => fetch(`http://127.0.0.1:${m.port}${p}`, { headers: auth });
+  const post = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json', ...auth }) =>
     fetch(`http://127.0.0.1:${m.port}/api/answer`, { method: 'POST', headers, body: JSON.stringify(body) });
   const pending = (await (await get('/api/questions')).json()) as { session: string; question: number; args: Record<string, string> }[];
   t.same(pending.map(q => [q.session, q.question]), [['asker', 1], ['asker', 2], ['other', 1]]);
@@ -154,7 +154,7 @@ t.test('questions: the operator answers over HTTP, the tracer that asked receive
   t.equal((await post({ session: 'asker', question: 99, answer: 'p' })).status, 404);
   t.equal((await post({ session: 'other', question: 1, answer: 'Z' })).status, 400, 'not one of the prompt\'s answers');
   t.equal((await post({ session: 'other', question: 1, answer: 'D', errno: 'rm -rf' })).status, 400, 'not an errno');
-  t.equal((await post({ session: 'other', question: 1, answer: 'p' }, { 'content-type': 'text/plain', cookie })).status, 415, 'JSON only');
+  t.equal((await post({ session: 'other', question: 1, answer: 'p' }, { 'content-type': 'text/plain', ...auth })).status, 415, 'JSON only');
 
   // Answered at the terminal instead: the tracer reports it, and it is no longer pending.
   other.send({ kind: 'answer', question: 1, decision: 'permit', detail: 'p' });
@@ -164,11 +164,11 @@ t.test('questions: the operator answers over HTTP, the tracer that asked receive
   t.equal((await post({ session: 'other', question: 1, answer: 'p' })).status, 409);
 });
 
-/** Open the printed URL as a browser would: the token buys a cookie. */
-async function login(url: string): Promise<string> {
-  const res = await fetch(url, { redirect: 'manual' });
-  if (res.status !== 303) throw new Error(`login: ${res.status}`);
-  return res.headers.get('set-cookie')!.split(';')[0]!;
+/** What the page does with the printed URL: the token from its #fragment, sent as a header. */
+async function login(url: string): Promise<Record<string, string>> {
+  const token = /#token=(.+)$/.exec(url)?.[1];
+  if (!token) throw new Error(`login: no #token in ${url}`);
+  return { 'x-systrace-token': token };
 }
 
 t.test('refused: a tracer with the wrong token, a first frame that is not a Hello, a browser without the token', async t => {
@@ -208,17 +208,19 @@ t.test('refused: a tracer with the wrong token, a first frame that is not a Hell
   t.pass('a frame larger than the limit closes the connection');
 
   const base = `http://127.0.0.1:${m.port}`;
-  for (const p of ['/', '/app.js', '/api/events', '/api/stream', '/api/questions', '/nonexistent', '/?token=wrong']) {
+  for (const p of ['/api/events', '/api/stream', '/api/questions', '/api/alerts', '/nonexistent', '/api/events?token=wrong']) {
     t.equal((await fetch(base + p)).status, 403, `GET ${p} without the token`);
   }
-  t.equal((await fetch(`${base}/`, { headers: { cookie: `systrace-monitor-${m.port}=wrong` } })).status, 403, 'a wrong cookie');
-  t.equal((await fetch(`${base}/api/answer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 403, 'POST without the cookie');
-  const cookie = await login(m.url);
-  t.match(cookie, new RegExp(`^systrace-monitor-${m.port}=`));
-  const page = await fetch(`${base}/`, { headers: { cookie } });
-  t.equal(page.status, 200, 'the cookie opens the page');
+  t.equal((await fetch(`${base}/api/events`, { headers: { 'x-systrace-token': 'wrong' } })).status, 403, 'a wrong token');
+  t.equal((await fetch(`${base}/api/answer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 403, 'POST without the token');
+  const auth = await login(m.url);
+  t.equal((await fetch(`${base}/api/events`, { headers: auth })).status, 200, 'the token in the header opens the API');
+  // The page itself holds no data: served to anyone, it asks the API.
+  const page = await fetch(`${base}/`);
+  t.equal(page.status, 200);
   t.match(await page.text(), /systrace monitor/);
   t.match(page.headers.get('content-security-policy'), /default-src 'self'/);
+  t.equal(page.headers.get('set-cookie'), null, 'no cookie: it would reach every other server on 127.0.0.1');
   t.equal((await fetch(`${base}/api/events?token=${m.web.token}`)).status, 200, 'the token in the query works for the API too');
 });
 
@@ -289,17 +291,17 @@ t.test('`systrace monitor` prints the URL with its token and the tracer token', 
   child.stdout.on('data', d => { out += d; });
   child.stderr.on('data', d => { out += d; });
   await until('the banner', () => /tracer token: \S+\n/.test(out) && /database/.test(out));
-  const url = /web interface: (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{20,})/.exec(out)?.[1];
+  const url = /web interface: (http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{20,})/.exec(out)?.[1];
   const token = /tracer token: (\S+)/.exec(out)?.[1];
   t.ok(url, `the URL with a token:\n${out}`);
   t.ok(token && token.length >= 20, 'a random tracer token');
-  const cookie = await login(url!);
+  const auth = await login(url!);
   const c = client(t, sock, 'cli', {}, token);
   c.send({ kind: 'exec', detail: 'via the cli' });
   const port = new URL(url!).port;
   let events: { detail: string }[] = [];
   for (let i = 0; i < 100 && events.length === 0; i++) {
-    events = (await (await fetch(`http://127.0.0.1:${port}/api/events?session=cli`, { headers: { cookie } })).json()) as { detail: string }[];
+    events = (await (await fetch(`http://127.0.0.1:${port}/api/events?session=cli`, { headers: auth })).json()) as { detail: string }[];
     if (events.length === 0) await new Promise(r => setTimeout(r, 50));
   }
   t.equal(events[0]?.detail, 'via the cli');

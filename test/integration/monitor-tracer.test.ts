@@ -63,9 +63,9 @@ t.test('a question with no terminal goes to the monitor; "permit always" from it
   t.teardown(() => mon.kill('SIGTERM'));
   let out = '';
   mon.stdout!.on('data', d => (out += d));
-  for (let i = 0; i < 100 && !(fs.existsSync(sock) && /token=/.test(out)); i++) await new Promise(r => setTimeout(r, 50));
+  for (let i = 0; i < 100 && !(fs.existsSync(sock) && /#token=/.test(out)); i++) await new Promise(r => setTimeout(r, 50));
   fs.chmodSync(sock, 0o666);
-  const web = /(http:\/\/127\.0\.0\.1:\d+)\/\?token=(\S+)/.exec(out)!;
+  const web = /(http:\/\/127\.0\.0\.1:\d+)\/#token=(\S+)/.exec(out)!;
   const pfile = path.join(dir, 'p.yaml');
   fs.writeFileSync(pfile, policyYaml({ default: 'ask' }), { mode: 0o644 });
   fs.chownSync(pfile, 65534, 65534);

@@ -505,4 +505,27 @@ function hardenEscapes(emu: Emulation, policy: Policy, calls: Map<string, Placem
   if (!named('clone')) cloneDenied.push({ mask: CLONE_NEWUSER, value: CLONE_NEWUSER }, { mask: CLONE_NEWNS, value: CLONE_NEWNS });
   guard('clone', 0, cloneDenied, named('clone') ? 'sharing memory outside threads and vfork' : 'with new namespaces or shared memory outside threads and vfork');
   if (!named('seccomp')) guard('seccomp', 1, [{ mask: SECCOMP_FILTER_FLAG_NEW_LISTENER, value: SECCOMP_FILTER_FLAG_NEW_LISTENER }], 'with a new listener');
+  // ioctl(TIOCSTI) types into a terminal: into the user's shell after the
+  // program ends, or into systrace's own prompt. Never permitted, even
+  // under `ioctl: permit` (a rule that tests cmd is the policy's choice).
+  const ioctl = syscallNumber(emu, 'ioctl');
+  const place = calls.get('ioctl');
+  if (ioctl !== undefined && place?.target === 'kernel' && !place.rules && place.action === SECCOMP_RET.ALLOW) {
+    const low = 0xffffffffn;
+    if (filterDefault === SECCOMP_RET.ALLOW) {
+      rules.push({ nr: ioctl, action: errnoAction('EPERM'), cmps: [{ arg: 1, op: 'masked_eq', a: low, b: TIOCSTI }] });
+    } else {
+      // "cmd != TIOCSTI" on its low 32 bits (what the kernel reads): some bit differs.
+      const i = rules.findIndex(r => r.nr === ioctl && !r.cmps?.length);
+      if (i >= 0) rules.splice(i, 1);
+      for (let b = 0n; b < 32n; b++) {
+        const bit = 1n << b;
+        rules.push({ nr: ioctl, action: SECCOMP_RET.ALLOW, cmps: [{ arg: 1, op: 'masked_eq', a: bit, b: ~TIOCSTI & bit }] });
+      }
+    }
+    calls.set('ioctl', { ...place, why: `${place.why}; TIOCSTI denied` });
+  }
 }
+
+/** ioctl(fd, TIOCSTI, &c): push a character into a terminal's input. */
+export const TIOCSTI = 0x5412n;

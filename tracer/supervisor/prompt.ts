@@ -4,6 +4,7 @@
 // keep running; questions queue in order. "Always" answers are written to
 // the policy file at once, atomically, keeping the user's comments.
 import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import readline from 'node:readline';
 import tty from 'node:tty';
@@ -158,7 +159,9 @@ export class TerminalAsker {
   }
 
   private async ask(q: Question): Promise<void> {
-    this.say(`\n${q.line}\n`);
+    // Only what is typed after the question is seen answers it.
+    this.lines.length = 0;
+    this.say(`\n${printable(q.line)}\n`);
     for (;;) {
       const answer = await this.readLine('  [p]ermit [P]always [d]eny [D]always [f]ilter [g]eneralise [k]ill [x]detach [r]eview [?] > ');
       if (answer === undefined) {
@@ -299,6 +302,10 @@ export class TerminalAsker {
 /** The rule text's condition part for exactly this call ('' when it names nothing). */
 export function specificCondition(q: Question): string {
   const f = q.view.filenames?.[0];
+  const g = q.view.filenames?.[1];
+  // Both names of rename and link when the rule is the call's own (under
+  // an alias each name is judged on its own, as filename).
+  if (f !== undefined && g !== undefined && q.key === q.view.syscall) return `filename eq ${JSON.stringify(f)} and filename[1] eq ${JSON.stringify(g)} then `;
   if (f !== undefined) return `filename eq ${JSON.stringify(f)} then `;
   if (q.view.sockaddr !== undefined) return `sockaddr eq ${JSON.stringify(q.view.sockaddr)} then `;
   return '';
@@ -323,8 +330,9 @@ export function saveAlwaysRule(q: Question, rule: string, opts: AskerOptions): {
     const updated = addRule(text, { key: q.key, rule, beforeLine });
     const policy = parsePolicy(updated, file, opts.env);
     const mode = fs.existsSync(file) ? fs.statSync(file).mode & 0o777 : 0o644;
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, updated, { mode, flag: 'w' });
+    // A fresh name, created exclusively: nothing planted there is followed.
+    const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    fs.writeFileSync(tmp, updated, { mode, flag: 'wx' });
     fs.renameSync(tmp, file);
     opts.reload(q.emulation, policy);
     return { ok: true };
@@ -374,7 +382,9 @@ export class MonitorAsker {
         q.settle({ kind: 'permit' });
         return;
       case 'P':
-        save(a.rule ? `${a.rule.replace(/\s+then\s+.*$/, '')} then permit` : `${specificCondition(q)}permit`);
+        // The rule is made from the call itself: an answer cannot bring a
+        // broader one (the page sends none; anything that does is ignored).
+        save(`${specificCondition(q)}permit`);
         q.settle({ kind: 'permit' });
         return;
       case 'D': {
@@ -403,4 +413,9 @@ export class MonitorAsker {
     for (const q of this.pending.values()) q.settle({ kind: 'deny', errno: 'EPERM' });
     this.pending.clear();
   }
+}
+
+/** Control and bidi characters from file names shown escaped, so a name cannot rewrite the line a user reads. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

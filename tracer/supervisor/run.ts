@@ -128,7 +128,7 @@ async function startLocalMonitor(): Promise<{ address: string; token: string; st
   let told = false;
   child.stdout!.on('data', d => {
     out += d;
-    const url = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/#token=\S+)/.exec(out);
     if (url && !told) {
       told = true;
       writeStderr(`systrace: answer the questions at ${url[1]}\n`);
@@ -204,7 +204,9 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
 
   // The supervisor creates files with the target's umask, applied by hand.
   n.setUmask(0);
-  const confined = startConfined(program, argv, bpf, process.env);
+  // The program gets the user's environment, less what is systrace's own.
+  const { SYSTRACE_MONITOR_TOKEN: _token, ...programEnv } = process.env;
+  const confined = startConfined(program, argv, bpf, programEnv);
   // Elevation: only when a policy asks for it.
   let broker: BrokerClient | undefined;
   if (policies.some(p => [...p.rules.values()].some(rules => rules.some(r => r.action.asUser)))) {

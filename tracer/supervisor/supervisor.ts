@@ -9,12 +9,12 @@
 // execve).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Emulation, Policy } from '../policy/types.js';
+import type { Emulation, Policy, Rule } from '../policy/types.js';
 import { syscallName } from '../policy/syscalls.js';
 import { ERRNOS } from '../policy/errno-table.js';
 import { decide, prepare, ruleMatches, type CallView, type Decision, type PreparedPolicy } from '../engine/decide.js';
 import { aliasOf } from '../policy/aliases.js';
-import type { Question } from './prompt.js';
+import { printable, type Question } from './prompt.js';
 import type { BrokerClient } from './broker-client.js';
 import { native, type Notification } from '../native.js';
 import { formatSockaddr, parseSockaddr } from './sockaddr.js';
@@ -114,8 +114,8 @@ interface Prepared {
 
 /** The normalised arguments a call is carried out on. */
 interface Target {
-  /** filename[0], filename[1]: the resolved path, or why there is none; follow: whether its last symlink is followed. */
-  paths: { path?: string; errno?: number; follow: boolean }[];
+  /** filename[0], filename[1]: the resolved path, or why there is none (and how to show it); follow: whether its last symlink is followed. */
+  paths: { path?: string; errno?: number; follow: boolean; shown?: string }[];
   /** For the socket calls: the address used. */
   addr?: Buffer;
   /**
@@ -263,17 +263,21 @@ export class Supervisor {
       target.paths.forEach((t, i) => {
         const from = shown[i];
         if (from === undefined) return;
-        // "rewrite TO" replaces the path the rule matched: for rename and
-        // link, the one (or both) the rule's expression names.
-        if (rw.from === undefined && shown.length > 1 && decision.rule && loaded &&
-            !ruleMatches(loaded.prepared, decision.rule, { ...prep.view, filenames: [from] })) return;
-        const to = rewritePath(from, rw);
+        // Each path gets its own rule's rewrite: rename and link may be
+        // permitted through two different rewrites (or one, for one path).
+        let own = rw;
+        if (shown.length > 1 && loaded) {
+          const d = decide(loaded.prepared, { ...prep.view, filenames: [from] });
+          if (!d.action.rewrite) return;
+          own = d.action.rewrite;
+        }
+        const to = rewritePath(from, own);
         if (to === undefined) return;
         // Resolved as the call resolves its own (lstat, readlink, unlink
         // keep a final symlink; open and stat follow it).
         const r = this.n.resolvePath(0, note.pid, AT_FDCWD, to, t.follow);
         if (typeof r === 'number') target.paths[i] = { errno: r, follow: t.follow };
-        else if ('missing' in r) target.paths[i] = { errno: -r.errno, follow: t.follow };
+        else if ('missing' in r) target.paths[i] = { errno: -r.errno, follow: t.follow, shown: this.selfName(note.pid, r.missing) };
         else target.paths[i] = { path: r.path, follow: t.follow };
         changes.push(`${i === 0 ? 'filename' : `filename[${i}]`}: ${from} -> ${to}`);
       });
@@ -284,12 +288,49 @@ export class Supervisor {
       this.opts.report(`systrace: ${where}: rewrite does not apply to ${emu}-${name} (pid ${note.pid}, ${prep.shown}): denied`);
       return fail(-errnoOf('EPERM'));
     }
+    // The rewritten call is a call like any other: decided again, on what
+    // it now names (symlinks resolved, every path, the address with its
+    // host filled in), by the policy without its rewrite rules. A target
+    // reached through a symlink the program made, a write where only a
+    // read was checked, a host the policy does not name: all denied.
+    const again = this.recheck(note, emu, prep, target);
+    if (again !== undefined) {
+      this.opts.report(`systrace: ${where}: the rewritten ${emu}-${name} is not permitted (${again}): denied (pid ${note.pid}, ${changes.join(', ')})`);
+      return fail(-errnoOf('EPERM'));
+    }
     // Learning keeps the program's own arguments in the policy it writes;
     // the log says what they were rewritten to.
     this.emit('rewrite', note, emu, name, prep, decision, { detail: changes.join(', ') });
     if (decision.action.log || this.opts.record) this.opts.report(`systrace: rewrite user: ${this.opts.user.name}, pid: ${note.pid}, syscall: ${emu}-${name}(${note.nr}), ${changes.join(', ')}, rule: ${where}`);
     return true;
   }
+
+  /** Why the call, as rewritten, is not permitted by the policy without rewrites; undefined if it is. */
+  private recheck(note: Notification, emu: Emulation, prep: Prepared, target: Target | undefined): string | undefined {
+    const loaded = this.opts.policies.get(emu);
+    if (!loaded || !target) return 'nothing to check it against';
+    let plain = this.withoutRewrites.get(loaded.prepared);
+    if (!plain) {
+      const rules = new Map<string, Rule[]>();
+      for (const [k, rs] of loaded.policy.rules) {
+        const kept = rs.filter(r => !r.action.rewrite);
+        if (kept.length) rules.set(k, kept);
+      }
+      plain = prepare({ ...loaded.policy, rules }, loaded.prepared.options);
+      this.withoutRewrites.set(loaded.prepared, plain);
+    }
+    const view: CallView = { ...prep.view };
+    if (target.paths.length > 0) {
+      view.filenames = target.paths.map((t, i) => (t.path !== undefined ? this.selfName(note.pid, t.path) : t.shown ?? prep.view.filenames?.[i]));
+    }
+    if (target.unix) view.sockaddr = target.unix.path ?? view.sockaddr;
+    else if (target.addr) view.sockaddr = formatSockaddr(target.addr);
+    const d = decide(plain, view);
+    if (d.action.verdict.kind === 'permit' && !d.action.rewrite) return undefined;
+    const what = view.sockaddr !== undefined && target.paths.length === 0 ? view.sockaddr : (view.filenames ?? []).join(', ');
+    return `${what}: ${d.action.verdict.kind}${d.rule ? ` by ${d.rule.pos.file}:${d.rule.pos.line}` : ' by default'}`;
+  }
+  private readonly withoutRewrites = new WeakMap<PreparedPolicy, PreparedPolicy>();
 
   /**
    * `permit as root`: the broker carries the call out with root's rights
@@ -445,7 +486,8 @@ export class Supervisor {
     if (prep.shown) parts.push(prep.shown);
     if (errno) parts.push(`errno: ${errno}`);
     parts.push(`rule: ${rule}`);
-    return parts.join(', ');
+    // File names come from the program: no terminal escapes into the log.
+    return printable(parts.join(', '));
   }
 
   // ---- reading the call -------------------------------------------------
@@ -639,6 +681,12 @@ export class Supervisor {
     }
   }
 
+  /** Whether the policy's ioctl rules test cmd (then TIOCSTI is its explicit choice). */
+  private namesTiocsti(emu: Emulation): boolean {
+    const rules = this.opts.policies.get(emu)?.policy.rules.get('ioctl') ?? [];
+    return rules.some(r => /\bcmd\b/.test(r.text));
+  }
+
   /** Marks a call whose argument the kernel reads itself: it cannot be rewritten. */
   private noRewrite(p: Prepared | number, why: string): Prepared | number {
     if (typeof p !== 'number') p.noRewrite = why;
@@ -659,6 +707,10 @@ export class Supervisor {
             this.opts.report(`systrace: seccomp with a new listener is never permitted here: denied (pid ${note.pid})`);
             return fail(-errnoOf('EPERM'));
           }
+        }
+        if (name === 'ioctl' && ((view.args[1] ?? 0n) & 0xffffffffn) === 0x5412n && !this.namesTiocsti(view.emulation)) {
+          this.opts.report(`systrace: ioctl(TIOCSTI) would type into a terminal: denied (pid ${note.pid})`);
+          return fail(-errnoOf('EPERM'));
         }
         if (name === 'clone') {
           // The guards the kernel filter puts on a clone it permits outright
