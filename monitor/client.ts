@@ -8,6 +8,7 @@
 // order, and the only gaps are the ones a dropped event accounts for. That
 // event takes the seq of the last event it stands for, so seq stays
 // strictly increasing on the wire.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -61,7 +62,10 @@ export class MonitorClient {
   private readonly address: MonitorAddress;
   private ca?: string;
 
-  private constructor(addr: string, private readonly token: string, private readonly hello: Omit<Hello, 'token' | 'version'>,
+  /** This run's session key (see Hello.key): drawn here, sent only to the monitor. */
+  private readonly key = randomBytes(32).toString('hex');
+
+  private constructor(addr: string, private readonly token: string, private readonly hello: Omit<Hello, 'token' | 'version' | 'key'>,
     private readonly opts: MonitorClientOptions) {
     this.bufferSize = Math.max(1, opts.bufferSize ?? 10_000);
     this.delay = opts.backoffMs ?? 100;
@@ -73,7 +77,7 @@ export class MonitorClient {
    * welcomes us wait in the buffer. Throws only on an address that cannot
    * be one (a usage error of the caller, at start-up).
    */
-  static connect(addr: string, token: string, hello: Omit<Hello, 'token' | 'version'>, opts: MonitorClientOptions = {}): MonitorClient {
+  static connect(addr: string, token: string, hello: Omit<Hello, 'token' | 'version' | 'key'>, opts: MonitorClientOptions = {}): MonitorClient {
     const c = new MonitorClient(addr, token, hello, opts);
     if (opts.ca !== undefined) c.ca = opts.ca.includes('-----BEGIN') ? opts.ca : fs.readFileSync(opts.ca, 'utf8');
     c.open();
@@ -164,7 +168,7 @@ export class MonitorClient {
     const reader = new FrameReader();
     const ready = 'path' in a ? 'connect' : 'secureConnect';
     sock.once(ready, () => {
-      sock.write(encodeFrame({ hello: { ...this.hello, token: this.token, version: EVENTS_VERSION } }));
+      sock.write(encodeFrame({ hello: { ...this.hello, token: this.token, version: EVENTS_VERSION, key: this.key } }));
     });
     sock.on('data', chunk => {
       let frames;

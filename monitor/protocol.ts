@@ -40,6 +40,7 @@ message Hello {
   string policy = 5;       // the policy file
   string user = 6;
   uint32 version = 7;      // 1
+  string key = 8;          // random per run, never shown: only its holder may resume the session
 }
 
 message Welcome {
@@ -81,6 +82,12 @@ export interface Hello {
   policy: string;
   user: string;
   version: number;
+  /**
+   * A secret the tracer draws once per run. The monitor keeps its hash with
+   * the session id: a later Hello for that session (a reconnect) must carry
+   * the same key, so knowing a session id is not enough to take it over.
+   */
+  key: string;
 }
 
 export interface Welcome {
@@ -158,7 +165,7 @@ export function decodeFrame(body: Uint8Array): Frame {
   switch (o.body) {
     case 'hello': {
       const h = o.hello as Hello;
-      return { hello: { token: h.token, host: h.host, session: h.session, program: h.program, policy: h.policy, user: h.user, version: h.version } };
+      return { hello: { token: h.token, host: h.host, session: h.session, program: h.program, policy: h.policy, user: h.user, version: h.version, key: h.key } };
     }
     case 'welcome': {
       const w = o.welcome as Welcome;

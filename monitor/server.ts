@@ -33,7 +33,7 @@ export interface MonitorOptions {
 
 /** A tracer that said Hello with the right token. */
 export interface TracerSession {
-  hello: Omit<Hello, 'token'>;
+  hello: Omit<Hello, 'token' | 'key'>;
   peer: string;
   since: string;
   socket: net.Socket;
@@ -174,11 +174,13 @@ export class MonitorServer extends EventEmitter<{ update: [MonitorUpdate] }> {
   }
 
   private greet(sock: net.Socket, peer: string, h: Hello): TracerSession | undefined {
-    const { token, ...hello } = h;
+    const { token, key, ...hello } = h;
     let reason = '';
     if (!sameToken(token, this.token)) reason = 'wrong token';
     else if (h.version !== EVENTS_VERSION) reason = `protocol version ${h.version}, this monitor speaks ${EVENTS_VERSION}`;
     else if (!h.session) reason = 'no session id';
+    else if (key.length < 32) reason = 'no session key';
+    else if (!this.storage.claimSession(h.session, key)) reason = 'session id belongs to another tracer (its key differs)';
     const time = new Date().toISOString();
     this.storage.addHello({ ...hello, time, peer, ok: reason === '', reason });
     if (reason) {

@@ -3,6 +3,7 @@
 // survive restarts and can be searched by host, session, pid and program.
 // Writes are synchronous and small; WAL lets the web interface read while
 // tracers write.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Alert } from './alerts.js';
 import type { Answer, Hello, MonitorEvent } from './protocol.js';
@@ -43,6 +44,10 @@ CREATE INDEX IF NOT EXISTS events_session ON events (session, seq);
 CREATE INDEX IF NOT EXISTS events_pid ON events (pid, id);
 CREATE INDEX IF NOT EXISTS events_program ON events (program, kind, id);
 CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id);
+CREATE TABLE IF NOT EXISTS session_keys (
+  session TEXT PRIMARY KEY,
+  key_hash TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS answers (
   id INTEGER PRIMARY KEY,
   time TEXT NOT NULL,
@@ -85,7 +90,7 @@ export interface StoredAlert extends Alert {
   eventId: number | null;
 }
 
-export interface StoredHello extends Omit<Hello, 'token'> {
+export interface StoredHello extends Omit<Hello, 'token' | 'key'> {
   id: number;
   time: string;
   peer: string;
@@ -166,6 +171,18 @@ export class Storage {
 
   addHello(h: Omit<StoredHello, 'id'>): number {
     return Number(this.insertHelloStmt.run({ ...h, ok: h.ok ? 1 : 0 }).lastInsertRowid);
+  }
+
+  /**
+   * Binds a session id to the hash of its key the first time it is seen;
+   * afterwards true only for the same key. Kept in the database, so a
+   * tracer that reconnects after a monitor restart still resumes its session.
+   */
+  claimSession(session: string, key: string): boolean {
+    const hash = createHash('sha256').update(key).digest('hex');
+    this.db.prepare('INSERT OR IGNORE INTO session_keys (session, key_hash) VALUES (?, ?)').run(session, hash);
+    const row = this.db.prepare('SELECT key_hash FROM session_keys WHERE session = ?').get(session) as { key_hash: string };
+    return timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash));
   }
 
   hellos(limit = 200): StoredHello[] {

@@ -180,7 +180,7 @@ t.test('refused: a tracer with the wrong token, a first frame that is not a Hell
   const frames: Frame[] = [];
   raw.on('data', d => frames.push(...reader.push(d)));
   const closed = new Promise(r => raw.on('close', r));
-  raw.write(encodeFrame({ hello: { token: 'guess', host: 'evil', session: 'e1', program: '/bin/sh', policy: '', user: 'mallory', version: 1 } }));
+  raw.write(encodeFrame({ hello: { token: 'guess', host: 'evil', session: 'e1', program: '/bin/sh', policy: '', user: 'mallory', version: 1, key: 'k'.repeat(64) } }));
   raw.write(encodeFrame({ event: { seq: 1, time: '', kind: 'exec', pid: 1, program: '', syscall: '', args: {}, rule: '', decision: '', errno: '', severity: '', detail: 'sneaked in', question: 0 } }));
   await closed;
   t.same(frames, [{ welcome: { ok: false, reason: 'wrong token' } }], 'Welcome{ok:false}, then the connection is closed');
@@ -254,9 +254,37 @@ t.test('TLS over TCP: a tracer that trusts the certificate connects; one that do
 
   const plain = net.connect({ host: '127.0.0.1', port: where });
   plain.on('error', () => {});
-  plain.write(encodeFrame({ hello: { token: TOKEN, host: 'h', session: 'plain', program: '', policy: '', user: '', version: 1 } }));
+  plain.write(encodeFrame({ hello: { token: TOKEN, host: 'h', session: 'plain', program: '', policy: '', user: '', version: 1, key: 'k'.repeat(64) } }));
   await new Promise(r => plain.on('close', r));
   t.equal(count(m.server, 'plain'), 0, 'no plain TCP');
+});
+
+t.test('a session id alone does not take a session over: the second Hello must carry the same key', async t => {
+  const dir = tempDir(t);
+  const m = await startMonitor(t, dir);
+  const owner = client(t, m.socket, 'victim');
+  owner.send({ kind: 'exec', detail: 'from the owner' });
+  await until('the owner connected', () => m.server.sessions.get('victim')?.hello.host === 'host-victim' && count(m.server, 'victim') === 1);
+
+  // Another tracer that has the token and learned the session id.
+  const helloFrom = (key: string) => encodeFrame({ hello: { token: TOKEN, host: 'intruder', session: 'victim', program: '/bin/sh', policy: '', user: 'mallory', version: 1, key } });
+  for (const [what, key] of [['a different key', 'x'.repeat(64)], ['no key', '']] as const) {
+    const raw = net.connect(m.socket);
+    const reader = new FrameReader();
+    const frames: Frame[] = [];
+    raw.on('data', d => frames.push(...reader.push(d)));
+    const closed = new Promise(r => raw.on('close', r));
+    raw.write(helloFrom(key));
+    raw.write(encodeFrame({ event: { seq: 99, time: '', kind: 'exit', pid: 1, program: '', syscall: '', args: {}, rule: '', decision: '', errno: '', severity: '', detail: 'forged', question: 0 } }));
+    await closed;
+    t.match(frames, [{ welcome: { ok: false, reason: key ? /belongs to another tracer/ : /no session key/ } }], `${what}: refused`);
+  }
+  t.equal(m.server.sessions.get('victim')?.hello.host, 'host-victim', 'the owner keeps its connection');
+  t.ok(owner.connected, 'and stays connected');
+  owner.send({ kind: 'exec', detail: 'still the owner' });
+  await until('the owner\'s second event', () => count(m.server, 'victim') === 2);
+  t.notOk(m.server.storage.events({ session: 'victim', limit: 100 }).some(e => e.detail === 'forged'), 'nothing forged is stored');
+  t.match(m.server.storage.hellos().filter(h => h.session === 'victim' && !h.ok), [{ host: 'intruder' }, { host: 'intruder' }], 'both attempts are recorded');
 });
 
 t.test('alerts and every event go to the JSON-lines export', async t => {

@@ -10,7 +10,7 @@ t.test('the compiled-in schema is broker/events.proto', async t => {
 });
 
 const frames: Frame[] = [
-  { hello: { token: 'tok', host: 'h1', session: 's-1', program: '/usr/bin/cat', policy: '/p.yaml', user: 'nobody', version: 1 } },
+  { hello: { token: 'tok', host: 'h1', session: 's-1', program: '/usr/bin/cat', policy: '/p.yaml', user: 'nobody', version: 1, key: 'abc' } },
   { welcome: { ok: false, reason: 'wrong token' } },
   { event: completeEvent({ seq: 3, time: '2025-01-31T12:00:00.000Z', kind: 'ask', pid: 4242, program: '/usr/bin/cat', syscall: 'linux-openat',
     args: { filename: '/etc/shadow', flags: 'O_RDONLY' }, rule: 'default', decision: 'ask', question: 2 ** 40 }) },
