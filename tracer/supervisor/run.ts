@@ -25,6 +25,7 @@ import { BrokerClient } from './broker-client.js';
 import { MonitorClient } from '../../monitor/client.js';
 import { randomUUID } from 'node:crypto';
 import { Supervisor, type Loaded } from './supervisor.js';
+import { dropTo, parseCredentials } from './credentials.js';
 
 export interface RunOptions {
   enforce: boolean;
@@ -44,6 +45,8 @@ export interface RunOptions {
   monitor?: { address: string; token: string; ca?: string };
   /** -A: permit (within `within`, if given) and record; write the policy to `output`. */
   learn?: { output?: string; within: string[]; collapse?: number };
+  /** -c U:G (root only): the tracer and the program run as U:G once the policies and the log file are open. */
+  runAs?: string;
 }
 
 /** Exit status of systrace itself failing, as DESIGN.md fixes it. */
@@ -148,9 +151,18 @@ async function startLocalMonitor(): Promise<{ address: string; token: string; st
 export async function runConfined(argv: string[], opts: RunOptions): Promise<number> {
   let reportLine: (line: string) => void = line => writeStderr(line + '\n');
   if (argv.length === 0) throw new RunError('no program given (systrace run [options] -- CMD [ARG...])', EXIT_FAILED);
+  if (opts.runAs !== undefined) {
+    if (process.geteuid?.() !== 0) throw new RunError(`-c ${opts.runAs} needs root (systrace runs as uid ${process.geteuid?.()}); a user's programs run as that user`, EXIT_FAILED);
+    if (opts.learn || opts.gui) throw new RunError(`-c cannot be combined with ${opts.learn ? '-A' : '--gui'}: learn or ask as the user itself (setpriv or su), then enforce with -c`, EXIT_FAILED);
+    try {
+      parseCredentials(opts.runAs);
+    } catch (e) {
+      throw new RunError((e as Error).message, EXIT_FAILED);
+    }
+  }
   const program = findProgram(argv[0]!);
   const env = policyEnv();
-  const user = currentUser();
+  let user = currentUser();
   const learning = opts.learn ? startLearning(program, argv, opts.learn, env) : undefined;
   // Interactive unless -a or -A: questions go to the controlling terminal.
   let enforce = opts.enforce || learning !== undefined;
@@ -182,6 +194,19 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
         // one); a file named with -f must exist.
         opts.policyFiles.length === 0 && !fs.existsSync(f) ? parsePolicy(newPolicyText(program, 'linux'), f, env) : loadPolicyFileSync(f, env),
       );
+  let logFd: number | undefined;
+  if (opts.logFile) logFd = fs.openSync(opts.logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+  if (opts.runAs !== undefined) {
+    // From here on everything runs as U:G: the compiled policy's idea of
+    // "names the user cannot replace", every call the supervisor makes for
+    // the program, and the program itself.
+    try {
+      dropTo(opts.runAs);
+    } catch (e) {
+      throw new RunError((e as Error).message, EXIT_FAILED);
+    }
+    user = currentUser();
+  }
   const plan = compile(policies, {
     enforce,
     aliases: opts.aliases,
@@ -194,8 +219,6 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   const n = native();
   const { bpf } = n.filterBuild(plan.filter);
 
-  let logFd: number | undefined;
-  if (opts.logFile) logFd = fs.openSync(opts.logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
   const repeats = new RepeatFilter(line => {
     if (opts.logStderr) writeStderr(line + '\n');
     if (logFd !== undefined) fs.writeSync(logFd, line + '\n');

@@ -26,6 +26,7 @@ export function registerRun(program: Command): void {
     .option('-U', 'use global policies (/etc/systrace) only', false)
     .option('-u', 'no aliases: fsread/fswrite rules are ignored', false)
     .option('-i', 'keep the policy across execve (always the case here: one policy governs the whole process tree)', false)
+    .option('-c <user:group>', 'root only: run the program, and systrace with it, as USER:GROUP (names or numbers; supplementary groups cleared) once the policies and the -E log are open; not with -A or --gui')
     .option('-e', 'log denials to stderr (the default; kept for Systrace compatibility)', false)
     .option('-E <file>', 'also append the log to FILE')
     .option('--kill-on-violation', 'with -a: a denied call kills the process that made it (SIGKILL)', false)
@@ -35,7 +36,7 @@ export function registerRun(program: Command): void {
     .option('--monitor-ca <file>', 'for TLS: the CA that signed the monitor\'s certificate')
     .option('--broker <path>', 'for "permit as root": the broker daemon\'s socket or the setuid launcher (default /run/systrace/broker.sock, else /usr/local/lib/systrace/broker-launch)')
     .passThroughOptions()
-    .action(async (cmd: string[], o: { killOnViolation: boolean; gui: boolean; monitor?: string; monitorToken?: string; monitorCa?: string; broker?: string; a: boolean; A: boolean; o?: string; within: string[]; collapse?: string; f: string[]; d?: string; U: boolean; u: boolean; E?: string }) => {
+    .action(async (cmd: string[], o: { killOnViolation: boolean; gui: boolean; monitor?: string; monitorToken?: string; monitorCa?: string; broker?: string; a: boolean; A: boolean; o?: string; within: string[]; collapse?: string; f: string[]; d?: string; U: boolean; u: boolean; E?: string; c?: string }) => {
       if (o.a && o.A) {
         writeStderr('systrace: -a (enforce) and -A (learn) exclude each other\n');
         process.exit(125);
@@ -54,6 +55,7 @@ export function registerRun(program: Command): void {
           aliases: !o.u,
           logStderr: true,
           logFile: o.E,
+          runAs: o.c,
           brokerSocket: o.broker,
           gui: o.gui,
           killOnViolation: o.killOnViolation,
