@@ -417,5 +417,9 @@ export class MonitorAsker {
 
 /** Control and bidi characters from file names shown escaped, so a name cannot rewrite the line a user reads. */
 export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, c => {
+    const code = c.charCodeAt(0);
+    // \xNN for one byte, \uNNNN above: "\x202e" would read as a space and "2e".
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }

@@ -1,0 +1,70 @@
+// Findings of the second security review, each as the attack it was:
+// TIOCSTI typing into the user's terminal, a rewrite target swapped for a
+// symlink by the program, and escape sequences in a path forging the log.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { makeFiles } from '../helpers/files.js';
+import { policyYaml } from '../helpers/policy.js';
+import { denialLines, runConfined, show } from '../helpers/systrace.js';
+import { integrationSkip } from '../helpers/unpriv.js';
+
+const skip = integrationSkip();
+
+const python = (code: string): string[] => ['/usr/bin/python3', '-c', code];
+
+t.test('TIOCSTI is denied even where ioctl is permitted', { skip }, async t => {
+  // ioctl is permitted unconditionally by the base rules. On /dev/null the
+  // kernel itself would answer ENOTTY; EPERM means the filter decided first.
+  const code = [
+    'import fcntl, os, termios',
+    'fd = os.open("/dev/null", os.O_RDONLY)',
+    'for req in (termios.TIOCSTI, termios.TIOCGWINSZ):',
+    '    try:',
+    '        fcntl.ioctl(fd, req, b"x" * 8)',
+    '        print("ok")',
+    '    except OSError as e:',
+    '        print(os.strerror(e.errno))',
+  ].join('\n');
+  const r = await runConfined(t, policyYaml({ rules: { ioctl: 'permit' } }), python(code));
+  t.equal(r.stdout, 'Operation not permitted\nInappropriate ioctl for device\n', `TIOCSTI refused by the filter; another ioctl reaches the kernel\n${show(r)}`);
+});
+
+t.test('a rewrite target the program replaced with a symlink is judged again, and refused', { skip }, async t => {
+  const dir = makeFiles(t, { 'app/app.conf': 'the real config\n', 'secret.txt': 'not for the program\n' }, { writableByNobody: true });
+  fs.chownSync(path.join(dir, 'app'), 65534, 65534);
+  const alias = path.join(dir, 'etc-app.conf');
+  const target = path.join(dir, 'app/app.conf');
+  const policy = policyYaml({
+    rules: {
+      fsread: [`filename eq "${alias}" then rewrite "${target}"`, `filename inpath "${dir}/app" then permit`, 'filename inpath "/etc" then permit'],
+      fswrite: [`filename inpath "${dir}/app" then permit`],
+      symlink: 'permit',
+    },
+  });
+  // Read once through the rewrite, then plant a symlink in the target's place and read again.
+  const code = [
+    'import os',
+    `print(open(${JSON.stringify(alias)}).read(), end="")`,
+    `os.unlink(${JSON.stringify(target)})`,
+    `os.symlink(${JSON.stringify(path.join(dir, 'secret.txt'))}, ${JSON.stringify(target)})`,
+    'try:',
+    `    print(open(${JSON.stringify(alias)}).read(), end="")`,
+    'except OSError as e:',
+    '    print("refused:", os.strerror(e.errno))',
+  ].join('\n');
+  const r = await runConfined(t, policy, python(code));
+  t.match(r.stdout, /^the real config\n/, `the rewrite works\n${show(r)}`);
+  t.notMatch(r.stdout, /not for the program/, 'the secret is never read');
+  t.match(r.stdout, /refused: /, 'the second open fails');
+});
+
+t.test('control and bidi characters in a path are escaped in the denial line', { skip }, async t => {
+  const evil = '/tmp/\x1b[2K\rsystrace: permit \u202efdp.exe';
+  const r = await runConfined(t, policyYaml({}), python(`import os\ntry:\n    os.open(${JSON.stringify(evil)}, os.O_RDONLY)\nexcept OSError as e:\n    print(e.errno)`));
+  const lines = denialLines(r.stderr).filter(l => l.includes('fdp.exe'));
+  t.equal(lines.length, 1, `one denial line for the path\n${show(r)}`);
+  t.notMatch(r.stderr, /\x1b|\r|\u202e/, 'no raw escape, carriage return or bidi override reaches the terminal');
+  t.match(lines[0] ?? '', /filename: \/tmp\/\\x1b\[2K\\x0dsystrace: permit \\u202efdp\.exe, errno: EPERM/, 'they are shown escaped');
+});
