@@ -78,7 +78,7 @@ t.test('a question with no terminal goes to the monitor; "permit always" from it
     const qs = (await (await fetch(`${web[1]}/api/questions?token=${web[2]}`)).json()) as { session: string; question: number; args: unknown }[];
     const q = qs.find(x => JSON.stringify(x).includes('wanted'));
     if (!q) continue;
-    const r = await fetch(`${web[1]}/api/answer?token=${web[2]}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session: q.session, question: q.question, answer: 'P' }) });
+    const r = await fetch(`${web[1]}/api/answer?token=${web[2]}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session: q.session, question: q.question, answer: 'P', rule: 'filename inpath "/" then permit' }) });
     t.equal(r.status, 200, 'the answer is sent');
     answered = true;
   }
@@ -87,6 +87,7 @@ t.test('a question with no terminal goes to the monitor; "permit always" from it
   t.equal(r.stdout, 'OK wanted text\n', `the program went on\n${show(r)}`);
   t.match(r.stderr, /questions go to the monitor/);
   t.match(fs.readFileSync(pfile, 'utf8'), `filename eq "${wanted}" then permit`, 'the rule landed in the policy file');
+  t.notMatch(fs.readFileSync(pfile, 'utf8'), 'inpath "/"', 'a rule text sent from the page is not taken: the tracer writes its own');
 });
 
 t.test('--kill-on-violation: the denied call kills its process', { skip }, async t => {
