@@ -250,12 +250,12 @@ t.test('install, status, launcher, unsafe installations, uninstall', { skip }, a
 });
 
 t.test('install writes the template when there is no admin policy', { skip }, async t => {
-  // The template's audit directory is /var/log/systrace: only when it is
-  // already there, so that the test creates nothing outside its own tree.
-  if (!fs.existsSync('/var/log/systrace')) {
-    t.skip('/var/log/systrace does not exist: install would create it (the template names it); not done by a test');
-    return;
-  }
+  // The template's audit directory is /var/log/systrace. Where it is not
+  // there yet, install creates it (root's, 0750), and the test removes it
+  // again; an existing one is kept as it is.
+  const auditDir = '/var/log/systrace';
+  const hadAuditDir = fs.existsSync(auditDir);
+  if (!hadAuditDir) t.teardown(() => fs.rmSync(auditDir, { recursive: true, force: true }));
   const base = path.join(BASE, `systrace-test-${randomBytes(5).toString('hex')}`);
   fs.mkdirSync(base, { mode: 0o755 });
   fs.chmodSync(base, 0o755);
@@ -266,6 +266,13 @@ t.test('install writes the template when there is no admin policy', { skip }, as
   t.equal(fs.readFileSync(policy, 'utf8'), fs.readFileSync(path.join(repoRoot, 'policies/elevate.yaml'), 'utf8'));
   t.equal(fs.statSync(policy).mode & 0o7777, 0o644);
   t.equal(loadAdminPolicy(policy).grants.length, 0);
+  if (hadAuditDir) {
+    t.match(r.stdout, `kept the existing audit directory ${auditDir}`);
+  } else {
+    t.match(r.stdout, `created the audit directory ${auditDir} (0750 root)`);
+    const st = fs.statSync(auditDir);
+    t.same([st.uid, st.gid, st.mode & 0o7777], [0, 0, 0o750], 'root\'s, and no one else may write it');
+  }
 });
 
 function escape(s: string): string {
