@@ -56,7 +56,6 @@ export class AuditError extends Error {
   }
 }
 
-export const DEFAULT_AUDIT_FILE = '/var/log/systrace/elevate.log';
 const ZERO_HASH = '0'.repeat(64);
 const HEX64 = /^[0-9a-f]{64}$/;
 /** The longest last line we will read back on open; records are a few KiB at most (PATH_MAX filenames). */

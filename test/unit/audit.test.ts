@@ -435,3 +435,24 @@ t.test('systrace audit show', async t => {
   t.match(bad.err, /--since yesterday-ish: not a date/);
   t.equal(cli(['show', '--file', path.join(path.dirname(file), 'nope.log')]).code, 125);
 });
+
+t.test('without --file, audit reads the log the admin policy names', async t => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'elsewhere.log');
+  const log = AuditLog.open(file, { syslog: null });
+  log.append(bind(1));
+  log.close();
+  const policy = path.join(dir, 'elevate.yaml');
+  fs.writeFileSync(policy, `audit: ${file}\ngrants: []\n`);
+  t.same(cli(['verify', '--policy', policy]), { out: 'ok: 1 records\n', err: '', code: 0 });
+  t.match(cli(['show', '--policy', policy]).out, /www-data\(33\)/);
+  fs.writeFileSync(policy, 'audit: [not, a, path]\ngrants: []\n');
+  const bad = cli(['verify', '--policy', policy]);
+  t.equal(bad.code, 125, 'a policy that does not load is not guessed around');
+  t.match(bad.err, /cannot tell which audit log to read: .*elevate\.yaml.*\(give --file\)/);
+  // No policy: the broker's default log (absent on a test machine: its name is in the error).
+  if (!fs.existsSync('/var/log/systrace/elevate.log')) {
+    const none = cli(['verify', '--policy', path.join(dir, 'absent.yaml')]);
+    t.match(none.err, 'systrace: /var/log/systrace/elevate.log: no such audit log', 'no policy: the default log');
+  }
+});
