@@ -8,7 +8,8 @@
         "native/filter.cc",
         "native/notify.cc",
         "native/proc.cc",
-        "native/path.cc"
+        "native/path.cc",
+        "native/landlock.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

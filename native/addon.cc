@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNotify(env, exports);
   InitProc(env, exports);
   InitPath(env, exports);
+  InitLandlock(env, exports);
   return exports;
 }
 }  // namespace systrace

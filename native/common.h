@@ -39,5 +39,6 @@ void InitFilter(Napi::Env env, Napi::Object exports);
 void InitNotify(Napi::Env env, Napi::Object exports);
 void InitProc(Napi::Env env, Napi::Object exports);
 void InitPath(Napi::Env env, Napi::Object exports);
+void InitLandlock(Napi::Env env, Napi::Object exports);
 
 }  // namespace systrace

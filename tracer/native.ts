@@ -32,6 +32,13 @@ export interface FilterSpec {
   arches: { arch: 'x86_64' | 'x86'; rules: FilterRule[] }[];
 }
 
+/** tree: the path and all beneath it; file: that file alone; below: only what is under that directory. */
+export interface LandlockRule {
+  path: string;
+  access: bigint;
+  kind: 'tree' | 'file' | 'below';
+}
+
 export interface Notification {
   id: bigint;
   /** The thread that made the call (its tid in our pid namespace). */
@@ -56,6 +63,15 @@ interface Addon {
   /** `skipped`: 'ARCHBITS:NR' of rules libseccomp would not place (they keep the default). */
   filterBuild(spec: FilterSpec): { bpf: Buffer; pfc: string; skipped: string[] };
   resolveSyscall(arch: 'x86_64' | 'x86', name: string): number;
+  /** Landlock's ABI version; 0 when the kernel has none or it is disabled. */
+  landlockAbi(): number;
+  /**
+   * A Landlock ruleset handling `handled`, with one path-beneath rule per
+   * entry that exists, has no symlink on its way, and is of its kind
+   * (`file`: not a directory; `below`: a directory); the others are
+   * skipped, with why.
+   */
+  landlockRuleset(handled: bigint, rules: LandlockRule[]): { fd: number; skipped: { index: number; path: string; why: string }[] };
   Listener: new (fd: number) => Listener;
   notifyRespond(fd: number, id: bigint, val: bigint, error: number, flags: number): number;
   notifyIdValid(fd: number, id: bigint): boolean;

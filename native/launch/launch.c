@@ -15,8 +15,13 @@
  * needs no system call to wait) then execs. execve from the worker kills
  * the main thread and keeps the worker's filter and no_new_privs.
  *
- * Protocol on fd 3: tracer -> helper: the BPF program (struct sock_filter[]);
- * helper -> tracer: "L" + SCM_RIGHTS(listener); tracer -> helper: "G".
+ * Protocol on fd 3: tracer -> helper: the BPF program (struct sock_filter[]),
+ * with SCM_RIGHTS(Landlock ruleset) when the policy has one; helper ->
+ * tracer: "L" + SCM_RIGHTS(listener); tracer -> helper: "G".
+ *
+ * The worker restricts itself with the Landlock ruleset before it installs
+ * the seccomp filter (which may well deny landlock_restrict_self), so that
+ * both bind the program from its first instruction.
  * Any failure before exec: a message on stderr and exit 125.
  */
 #define _GNU_SOURCE
@@ -37,6 +42,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Added in Linux 5.13; glibc names it from 2.34 on. */
+#ifndef SYS_landlock_restrict_self
+#define SYS_landlock_restrict_self 446
+#endif
+
 /* Added in Linux 5.19; Debian 12's headers have it, older ones may not. */
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
@@ -48,10 +58,12 @@
 
 static struct sock_filter insns[MAX_FILTER_INSNS];
 static struct sock_fprog prog;
+static int ruleset_fd = -1; /* Landlock, or -1 */
 static const char* exec_file;
 static char** exec_argv;
 
 static atomic_int listener_fd = -1; /* set by the worker: >= 0 fd, < -1 -errno-1 */
+static const char* failed_step = "installing the seccomp filter";
 static atomic_int go;               /* set by main once the tracer has the listener */
 
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char* fmt, ...) {
@@ -70,6 +82,11 @@ static void* worker(void* unused) {
   sigemptyset(&all);
   pthread_sigmask(SIG_SETMASK, &all, NULL);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    atomic_store(&listener_fd, -errno - 1);
+    return NULL;
+  }
+  if (ruleset_fd >= 0 && syscall(SYS_landlock_restrict_self, ruleset_fd, 0) < 0) {
+    failed_step = "restricting with the Landlock ruleset";
     atomic_store(&listener_fd, -errno - 1);
     return NULL;
   }
@@ -116,8 +133,19 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_DFL);
 
   ssize_t n;
-  do n = recv(SOCK_FD, insns, sizeof insns, 0); while (n < 0 && errno == EINTR);
+  union {
+    char raw[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = {.iov_base = insns, .iov_len = sizeof insns};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.raw, .msg_controllen = sizeof control.raw};
+  do n = recvmsg(SOCK_FD, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
   if (n < 0) die("reading the filter: %s", strerror(errno));
+  if (msg.msg_flags & MSG_CTRUNC) die("more than one fd came with the filter");
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+      memcpy(&ruleset_fd, CMSG_DATA(c), sizeof ruleset_fd);
+  }
   if (n == 0 || n % sizeof(struct sock_filter) != 0) die("malformed filter (%zd bytes)", n);
   prog.len = (unsigned short)(n / sizeof(struct sock_filter));
   prog.filter = insns;
@@ -133,7 +161,7 @@ int main(int argc, char** argv) {
     if (i > 200000) die("the filter thread did not report");
     nanosleep(&nap, NULL);
   }
-  if (fd < -1) die("installing the seccomp filter: %s", strerror(-fd - 1));
+  if (fd < -1) die("%s: %s", failed_step, strerror(-fd - 1));
   send_listener(fd);
 
   char ack = 0;
@@ -142,6 +170,7 @@ int main(int argc, char** argv) {
   /* The program must hold neither the listener nor the tracer's socket. */
   close(fd);
   close(SOCK_FD);
+  if (ruleset_fd >= 0) close(ruleset_fd);
   atomic_store(&go, 1);
   for (;;) pause(); /* execve in the worker ends this thread */
 }

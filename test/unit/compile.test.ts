@@ -518,3 +518,89 @@ rules:
 `);
   t.equal(actionName(kernelDoes(off, 'linux', 'newfstatat', args6(3n, 0n, 0n, AT_EMPTY_PATH))), 'NOTIFY', 'off by default');
 });
+
+t.test('landlock: read-only opens go to Landlock when the file rules are files and trees over a denial', async t => {
+  const text = (rules: string, head = ''): string => `default: deny
+landlock: true
+${head}rules:
+  fsread:
+${rules}  fswrite:
+    - filename inpath "/tmp/out" then permit
+`;
+  const withAbi = (abi: number): CompileOptions => ({ ...enforcing, reportDefaultDenials: true, landlockAbi: abi });
+  const good = plan(text(`    - filename inpath "/usr" then permit
+    - filename match "/etc/*" then permit
+    - filename eq "/srv/one.txt" then permit
+    - filename eq "/srv/dir/" then permit
+    - filename inpath "/secret" then deny
+`), withAbi(7));
+  t.ok(good.landlock, `planned (${good.landlockWhy})`);
+  t.same(good.landlock?.calls, ['open', 'openat']);
+  t.same(good.landlock?.rules.map(r => [r.path, r.kind]), [
+    ['/usr', 'tree'], ['/etc', 'below'], ['/srv/one.txt', 'file'], ['/', 'tree'],
+  ], 'a non-canonical literal names nothing; a denial outside every permit needs no rule; REFER on /');
+  t.equal(good.landlock?.rules.at(-1)?.access, 1n << 13n, 'the rule on / grants only REFER');
+  const O_WRONLY = 1n, O_RDWR = 2n, O_CREAT = 0o100n, O_TRUNC = 0o1000n, O_PATH = 0o10000000n, O_TMPFILE = 0o20000000n;
+  const O_NONBLOCK = 0o4000n, O_CLOEXEC = 0o2000000n, O_DIRECTORY = 0o200000n, O_NOFOLLOW = 0o400000n;
+  for (const f of [0n, O_NONBLOCK | O_CLOEXEC, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC]) {
+    t.equal(actionName(kernelDoes(good, 'linux', 'openat', args6(0n, 0n, f))), 'ALLOW', `openat flags 0o${f.toString(8)}: in the kernel`);
+    t.equal(actionName(kernelDoes(good, 'linux', 'open', args6(0n, f))), 'ALLOW', `open flags 0o${f.toString(8)}: in the kernel`);
+  }
+  for (const f of [O_WRONLY, O_RDWR, 3n, O_CREAT, O_TRUNC, O_PATH, O_TMPFILE | O_DIRECTORY, O_CREAT | O_CLOEXEC]) {
+    t.equal(actionName(kernelDoes(good, 'linux', 'openat', args6(0n, 0n, f))), 'NOTIFY', `openat flags 0o${f.toString(8)}: notified`);
+  }
+  t.equal(actionName(kernelDoes(good, 'linux', 'openat', args6(0n, 0n, 1n << 32n))), 'ALLOW', 'only the low 32 bits are flags (int)');
+  t.equal(where(place(good, 'openat2')), 'user', 'openat2 keeps its flags in memory: notified');
+  t.match(place(good, 'openat').why, /landlock/);
+
+  const why = (rules: string, opts = withAbi(7), head = ''): string | undefined => plan(text(rules, head), opts).landlockWhy;
+  t.match(why(`    - filename inpath "/etc" then permit
+    - filename eq "/etc/shadow" then deny
+`), /overlaps/, 'a denial inside a permitted tree (either order)');
+  t.match(why(`    - filename eq "/etc/shadow" then deny
+    - filename inpath "/etc" then permit
+`), /overlaps/);
+  t.match(why(`    - filename re "^/usr/.*\\\\.so$" then permit
+`), /not a file or tree/, 're cannot be said in Landlock');
+  t.match(why(`    - filename match "/usr/*.so" then permit
+`), /not a file or tree/, 'a pattern other than DIR/*');
+  t.match(why(`    - filename inpath "/usr" then permit log
+`), /logs/, 'a logged permit needs the supervisor');
+  t.match(why(`    - filename inpath "/usr" then permit
+`, withAbi(1)), /ABI is 1/, 'ABI 1 forbids every cross-directory rename: not used');
+  t.match(why(`    - filename inpath "/usr" then permit
+`, withAbi(0)), /no Landlock/);
+  t.equal(why(`    - filename inpath "/usr" then permit
+`, { ...withAbi(7), enforce: false }), undefined, 'no ask involved: fine without -a too');
+  t.match(plan(text(`    - filename inpath "/usr" then permit
+`).replace('default: deny', 'default: ask'), { ...withAbi(7), enforce: false }).landlockWhy, /asks/, 'ask needs the supervisor');
+  t.match(plan(text(`    - filename inpath "/usr" then permit
+`).replace('default: deny', 'default: permit'), withAbi(7)).landlockWhy, /default permits/);
+  t.match(plan(`default: deny
+landlock: true
+rules:
+  open: permit
+  fsread:
+    - filename inpath "/usr" then permit
+`, withAbi(7)).landlockWhy, /open is permitted outright/, 'Landlock would restrict an open the policy permits outright');
+  t.match(plan(`default: deny
+landlock: true
+rules:
+  openat:
+    - filename inpath "/opt" then permit
+  fsread:
+    - filename inpath "/usr" then permit
+`, withAbi(7)).landlockWhy, /open and openat permit different reads/);
+  t.notOk(plan(text(`    - filename inpath "/usr" then permit
+`).replace('landlock: true\n', ''), withAbi(7)).landlockWhy, 'not asked for: nothing said');
+  t.notOk(plan(text(`    - filename inpath "/usr" then permit
+`).replace('landlock: true\n', ''), withAbi(7)).landlock);
+  const learning = plan(text(`    - filename inpath "/usr" then permit
+`), { ...withAbi(7), notifyAll: true });
+  t.match(learning.landlockWhy, /learning/);
+});
+
+t.test('landlock: the policy says true or false', async t => {
+  t.throws(() => policy('default: deny\nlandlock: yes please\nrules: {}\n'), /'landlock' is true or false/);
+  t.equal(policy('default: deny\nlandlock: false\nrules: {}\n').landlock, false);
+});

@@ -6,14 +6,14 @@
 // whose decision needs no memory of the target is decided in the kernel;
 // only calls with pointer-argument rules (or rules the kernel cannot
 // express exactly, or `log`/`ask`) are notified.
-import type { FilterCompare, FilterRule, FilterSpec } from '../native.js';
+import type { FilterCompare, FilterRule, FilterSpec, LandlockRule } from '../native.js';
 import type { Action, Condition, Emulation, Expr, Policy, Predicate, Rule } from './types.js';
 import { ARCH_OF } from './types.js';
 import { syscallNames, syscallNumber } from './syscalls.js';
 import { aliasMembers, groupMembers, isAlias, isGroup, type Alias } from './aliases.js';
 import { INTEGER_TRANSLATORS, MEMORY_TRANSLATORS, UID16_I386, integerArg, argKinds } from './signatures.js';
 import { ERRNOS } from './errno-table.js';
-import { SIGNALS, ADDRESS_FAMILIES, OPEN_FLAG_BITS, PROT_BITS, SOCKET_TYPES, SOCK_TYPE_MASK } from './constants.js';
+import { SIGNALS, ADDRESS_FAMILIES, OPEN_FLAG_BITS, PROT_BITS, SOCKET_TYPES, SOCK_TYPE_MASK, O_ACCMODE, O_CREAT, O_PATH, O_TRUNC, __O_TMPFILE } from './constants.js';
 // The engine's own pure pieces, so that the kernel half decides exactly as
 // the user-space half would: conditions, and integer arguments as printed.
 import { conditionHolds as engineConditionHolds } from '../engine/decide.js';
@@ -95,6 +95,11 @@ export interface CompileOptions {
    * settled (the engine compares ids): such calls are decided in user space.
    */
   user: { name: string; groups: string[]; uid?: number; gid?: number };
+  /**
+   * The running kernel's Landlock ABI (0: none). A policy with
+   * `landlock: true` uses it only from LANDLOCK_MIN_ABI on.
+   */
+  landlockAbi?: number;
 }
 
 /** Where a call is decided, and how. */
@@ -113,6 +118,10 @@ export interface ArchPlan {
 export interface Plan {
   filter: FilterSpec;
   arches: ArchPlan[];
+  /** The Landlock ruleset the exec helper installs, when the policy asks for one and it can be exact. */
+  landlock?: LandlockPlan;
+  /** Why a policy that asked for Landlock does not get it (its calls stay notified). */
+  landlockWhy?: string;
 }
 
 /** The rules that apply to `name`, in decision order: its own (in file order), then its alias's. */
@@ -372,6 +381,169 @@ function placeCall(
 
 }
 
+/** Landlock's filesystem rights (linux/landlock.h). */
+export const LANDLOCK_ACCESS = { READ_FILE: 1n << 2n, READ_DIR: 1n << 3n, REFER: 1n << 13n } as const;
+
+/**
+ * ABI 2 (Linux 5.19). Under ABI 1 any ruleset forbids renaming or linking
+ * a file into another directory; from 2 on that is the REFER right, which
+ * the ruleset grants everywhere (the kernel still refuses a move that
+ * would make a file readable that was not).
+ */
+export const LANDLOCK_MIN_ABI = 2;
+
+/** Flags that make an open other than fsread's plain read (aliases.ts: openFlagsAlias), and O_PATH, which Landlock does not check. */
+export const NOT_A_READ = O_ACCMODE | O_CREAT | O_TRUNC | __O_TMPFILE | O_PATH;
+
+/** The open calls whose read-only opens can go to Landlock, and where their flags are. */
+const LANDLOCK_OPEN_FLAGS: Readonly<Record<string, number>> = { open: 1, openat: 2 };
+
+export interface LandlockPlan {
+  /** The rights the ruleset handles: reading files and directories, and REFER. */
+  handled: bigint;
+  /** One rule per file or tree the policy permits reading, each with the rule that says so. */
+  rules: (LandlockRule & { source: string })[];
+  /** The calls whose read-only opens are decided in the kernel, by Landlock. */
+  calls: string[];
+}
+
+type Read = { path: string; kind: LandlockRule['kind'] };
+
+/** A path as the engine sees filenames: absolute, with no empty, `.` or `..` component. */
+function canonical(p: string): boolean {
+  return p === '/' || (p.startsWith('/') && !p.endsWith('/') && !p.split('/').slice(1).some(c => c === '' || c === '.' || c === '..'));
+}
+
+const GLOB_SPECIAL = /[*?[\\]/;
+
+/**
+ * What a rule's expression names, as files and trees, or undefined when
+ * Landlock cannot say the same. The engine matches canonical paths only,
+ * so a literal that is not canonical names nothing.
+ */
+function readsOf(e: Expr): Read[] | undefined {
+  if (e.kind === 'or') {
+    const l = readsOf(e.left);
+    const r = readsOf(e.right);
+    return l && r ? [...l, ...r] : undefined;
+  }
+  if (e.kind !== 'pred' || e.translator !== 'filename' || e.index !== 0) return undefined;
+  const v = e.value;
+  switch (e.op) {
+    case 'eq':
+      return canonical(v) ? [{ path: v, kind: 'file' }] : [];
+    case 'inpath':
+      // engine/decide.ts inPath: "/usr/" is what is under /usr, not /usr.
+      if (v.length > 1 && v.endsWith('/')) return canonical(v.slice(0, -1)) ? [{ path: v.slice(0, -1), kind: 'below' }] : undefined;
+      return canonical(v) ? [{ path: v, kind: 'tree' }] : undefined;
+    case 'match': {
+      if (!GLOB_SPECIAL.test(v)) return canonical(v) ? [{ path: v, kind: 'file' }] : [];
+      // "D/*": `*` matches '/' too (glob.ts), so everything under D.
+      const dir = v.endsWith('/*') ? v.slice(0, -2) || '/' : undefined;
+      if (dir === undefined || GLOB_SPECIAL.test(dir) || !canonical(dir)) return undefined;
+      return [{ path: dir, kind: 'below' }];
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Whether two reads name a common path (conservatively: same path counts). */
+function overlap(a: Read, b: Read): boolean {
+  const under = (x: Read, y: Read): boolean => x.kind !== 'file' && (x.path === '/' ? y.path !== '/' : y.path.startsWith(`${x.path}/`));
+  return a.path === b.path || under(a, b) || under(b, a);
+}
+
+/**
+ * The reads a call's read-only opens are permitted, when its rules (its
+ * own, then fsread's) are permits and denials of files and trees over a
+ * denying fallback, with no denial inside a permitted tree: then Landlock
+ * decides them exactly as the engine would, but for the errno (EACCES)
+ * and the report (none).
+ */
+function landlockReads(policy: Policy, name: string, opts: CompileOptions): { reads: (Read & { source: string })[] } | { why: string } {
+  const cr = rulesForCall(policy, name, opts.aliases);
+  const applies = (r: Rule): boolean | undefined => !r.condition || conditionHolds(r.condition, opts.user);
+  if ([...cr.own, ...cr.aliases.flatMap(a => a.rules)].some(r => applies(r) === undefined)) {
+    return { why: `${name}: a condition on the user is known only at run time` };
+  }
+  const fsread = opts.aliases ? (cr.aliases.find(a => a.alias === 'fsread')?.rules ?? []) : [];
+  const permits: (Read & { source: string })[] = [];
+  const denies: Read[] = [];
+  let ended = false;
+  for (const r of [...cr.own, ...fsread].filter(x => applies(x))) {
+    const where = `${r.pos.file || 'policy'}:${r.pos.line}`;
+    const action = kernelAction(effective(r.action, opts.enforce));
+    if (action === undefined) return { why: `${where}: the rule asks, logs, elevates or rewrites` };
+    if (action === SECCOMP_RET.KILL_PROCESS) return { why: `${where}: Landlock cannot kill` };
+    if (r.expr.kind === 'true') {
+      if (action === SECCOMP_RET.ALLOW) return { why: `${where}: every read is permitted` };
+      ended = true;
+      break;
+    }
+    const reads = readsOf(r.expr);
+    if (!reads) return { why: `${where}: not a file or tree Landlock can express (eq, inpath, match "DIR/*" on filename)` };
+    if (action === SECCOMP_RET.ALLOW) permits.push(...reads.map(x => ({ ...x, source: where })));
+    else denies.push(...reads);
+  }
+  if (!ended) {
+    if (policy.default === 'permit') return { why: 'the default permits' };
+    if (policy.default === 'ask' && !opts.enforce) return { why: 'the default asks (run with -a)' };
+  }
+  for (const d of denies) {
+    const p = permits.find(x => overlap(x, d));
+    if (p) return { why: `${name}: a denial of ${d.path} overlaps the permit of ${p.path} (${p.source}); Landlock only grants` };
+  }
+  return { reads: permits };
+}
+
+/** Whether placing `name` permits it outright, in the kernel. */
+function permitsOutright(place: Placement | undefined): boolean {
+  return place?.target === 'kernel' && !place.rules && place.action === SECCOMP_RET.ALLOW;
+}
+
+/**
+ * `landlock: true`: read-only opens go to a Landlock ruleset instead of
+ * the supervisor, when that is exact. Landlock checks every read open the
+ * kernel performs, so no other call may open for reading in the kernel
+ * outright (open family of either ABI), and open and openat must agree.
+ */
+function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: number, filterDefault: number): LandlockPlan | { why: string } {
+  const policy = byEmu.get('linux');
+  if (!policy) return { why: 'Landlock is used for linux (x86_64) policies' };
+  if (opts.notifyAll) return { why: 'learning records every call' };
+  const abi = opts.landlockAbi ?? 0;
+  if (abi < LANDLOCK_MIN_ABI) return { why: abi === 0 ? 'this kernel has no Landlock' : `this kernel's Landlock ABI is ${abi}; ${LANDLOCK_MIN_ABI} is needed` };
+  for (const [emu, p] of byEmu) {
+    for (const name of [...OPEN_FAMILY, 'creat']) {
+      const nr = syscallNumber(emu, name);
+      if (nr === undefined || (emu === 'linux' && name in LANDLOCK_OPEN_FLAGS)) continue;
+      const place = placeCall(emu, name, nr, rulesForCall(p, name, opts.aliases), p, opts, defaultKernelAction(p, opts), filterDefault);
+      if (permitsOutright(place)) return { why: `${name} (${emu}) is permitted outright; Landlock would restrict it` };
+    }
+  }
+  const calls: string[] = [];
+  let reads: (Read & { source: string })[] | undefined;
+  for (const name of Object.keys(LANDLOCK_OPEN_FLAGS)) {
+    const nr = syscallNumber('linux', name)!;
+    const place = placeCall('linux', name, nr, rulesForCall(policy, name, opts.aliases), policy, opts, def, filterDefault);
+    if (permitsOutright(place)) return { why: `${name} is permitted outright; Landlock would restrict it` };
+    if (place.target === 'kernel' && place.action !== SECCOMP_RET.USER_NOTIF) continue; // never reaches a path
+    const r = landlockReads(policy, name, opts);
+    if ('why' in r) return r;
+    const key = (xs: Read[]): string => JSON.stringify(xs.map(x => [x.path, x.kind]).sort());
+    if (reads && key(reads) !== key(r.reads)) return { why: 'open and openat permit different reads' };
+    reads = r.reads;
+    calls.push(name);
+  }
+  if (!reads || calls.length === 0) return { why: 'no open is decided by its path' };
+  const { READ_FILE, READ_DIR, REFER } = LANDLOCK_ACCESS;
+  const rules = reads.map(x => ({ path: x.path, kind: x.kind, access: READ_FILE | READ_DIR, source: x.source }));
+  // REFER is denied wherever a ruleset does not grant it, handled or not.
+  rules.push({ path: '/', kind: 'tree', access: REFER, source: 'renames and links across directories' });
+  return { handled: READ_FILE | READ_DIR | REFER, rules, calls };
+}
+
 /** The kernel action for the policy's default (USER_NOTIF: ask, decided in user space). */
 function defaultKernelAction(policy: Policy | undefined, opts: CompileOptions): number {
   if (!policy) return errnoAction('ENOSYS');
@@ -398,6 +570,16 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
   const filterDefault = defaultKernelAction(first, opts);
   const spec: FilterSpec = { defaultAction: filterDefault, badArchAction: SECCOMP_RET.KILL_PROCESS, arches: [] };
   const arches: ArchPlan[] = [];
+  let landlock: LandlockPlan | undefined;
+  let landlockWhy: string | undefined;
+  if ([...byEmu.values()].some(p => p.landlock)) {
+    const linux = byEmu.get('linux');
+    const r = linux?.landlock
+      ? landlockPlan(byEmu, opts, defaultKernelAction(linux, opts), filterDefault)
+      : { why: 'only a linux (x86_64) policy can ask for Landlock' };
+    if ('why' in r) landlockWhy = r.why;
+    else landlock = r;
+  }
   for (const emu of ['linux', 'linux32'] as Emulation[]) {
     const policy = byEmu.get(emu);
     const calls = new Map<string, Placement>();
@@ -451,6 +633,20 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
           calls.set(name, { ...place, why: `${place.why}; fast-fstat: flags AT_EMPTY_PATH alone in the kernel` });
           continue;
         }
+        const flagsArg = emu === 'linux' && landlock?.calls.includes(name) ? LANDLOCK_OPEN_FLAGS[name] : undefined;
+        if (flagsArg !== undefined) {
+          // landlock: a read-only open runs in the kernel, which Landlock
+          // then checks; any other flags are notified as before. Disjoint
+          // comparisons: no bit of NOT_A_READ set, or one of them set.
+          rules.push({ nr, action: SECCOMP_RET.ALLOW, cmps: [{ arg: flagsArg, op: 'masked_eq', a: NOT_A_READ, b: 0n }] });
+          if (filterDefault !== SECCOMP_RET.USER_NOTIF) {
+            for (let bit = 1n; bit <= NOT_A_READ; bit <<= 1n) {
+              if (NOT_A_READ & bit) rules.push({ nr, action: SECCOMP_RET.USER_NOTIF, cmps: [{ arg: flagsArg, op: 'masked_eq', a: bit, b: bit }] });
+            }
+          }
+          calls.set(name, { ...place, why: `${place.why}; landlock: read-only opens in the kernel, checked by Landlock` });
+          continue;
+        }
         if (filterDefault !== SECCOMP_RET.USER_NOTIF) rules.push({ nr, action: SECCOMP_RET.USER_NOTIF });
         continue;
       }
@@ -461,7 +657,7 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
     spec.arches.push({ arch: ARCH_OF[emu], rules });
     arches.push({ emulation: emu, calls, notified });
   }
-  return { filter: spec, arches };
+  return { filter: spec, arches, ...(landlock ? { landlock } : {}), ...(landlockWhy ? { landlockWhy } : {}) };
 }
 
 /**

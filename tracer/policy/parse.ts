@@ -73,7 +73,7 @@ export class PolicyError extends Error {
   }
 }
 
-export const TOP_LEVEL_KEYS = ['policy', 'emulation', 'default', 'fast-fstat', 'rules'] as const;
+export const TOP_LEVEL_KEYS = ['policy', 'emulation', 'default', 'fast-fstat', 'landlock', 'rules'] as const;
 export const OPERATORS: readonly Op[] = ['eq', 'neq', 'match', 'sub', 'nsub', 're', 'inpath'];
 export const TRANSLATORS: readonly string[] = [...MEMORY_TRANSLATORS, ...Object.keys(INTEGER_TRANSLATORS)];
 const VERBS = ['permit', 'deny', 'ask', 'kill', 'elevate', 'rewrite'];
@@ -601,6 +601,13 @@ export function parsePolicy(text: string, file: string, env: PolicyEnv): Policy 
     const v = fastPair.value as YamlNode | null;
     if (isScalar(v) && typeof v.value === 'boolean') policy.fastFstat = v.value;
     else fail(nodePos(v ?? fastPair.key as YamlNode), "'fast-fstat' is true or false");
+  }
+
+  const landlockPair = top.get('landlock');
+  if (landlockPair) {
+    const v = landlockPair.value as YamlNode | null;
+    if (isScalar(v) && typeof v.value === 'boolean') policy.landlock = v.value;
+    else fail(nodePos(v ?? landlockPair.key as YamlNode), "'landlock' is true or false");
   }
 
   const rulesPair = top.get('rules');

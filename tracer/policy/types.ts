@@ -97,6 +97,14 @@ export interface Policy {
    */
   fastFstat?: boolean;
   /**
+   * `landlock: true`: read-only opens that the policy's file rules permit
+   * or deny by file and tree alone are decided by a Landlock ruleset in the
+   * kernel, not notified. The explicit trade-off: such a denial is EACCES
+   * (whatever errno the rule names) and is not reported (compile.ts:
+   * landlockPlan says when it applies).
+   */
+  landlock?: boolean;
+  /**
    * Rules keyed by what they were written under: a system call name
    * (`openat`), an alias (`fsread`, `fswrite`) or a group (`@basic-io`),
    * in file order. Groups are expanded by `rulesFor` below, not here, so

@@ -17,7 +17,8 @@ import { newPolicyText } from '../policy/edit.js';
 import { emptyRecording, learnedPolicy, record as recordCall, type Recording } from '../policy/learn.js';
 import { aliasOf } from '../policy/aliases.js';
 import type { CallView } from '../engine/decide.js';
-import { startConfined } from './spawn.js';
+import { startConfined, type Confined } from './spawn.js';
+import { buildRuleset, type Ruleset } from './landlock.js';
 import { RepeatFilter } from './repeats.js';
 import { MonitorAsker, TerminalAsker } from './prompt.js';
 import { spawn } from 'node:child_process';
@@ -213,6 +214,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     user,
     reportDefaultDenials: true,
     notifyAll: learning !== undefined,
+    landlockAbi: policies.some(p => p.landlock) ? native().landlockAbi() : 0,
   });
   const loaded = new Map<Emulation, Loaded>();
   for (const p of policies) loaded.set(p.emulation, { policy: p, prepared: prepare(p, { enforce, aliases: opts.aliases }) });
@@ -229,7 +231,21 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   n.setUmask(0);
   // The program gets the user's environment, less what is systrace's own.
   const { SYSTRACE_MONITOR_TOKEN: _token, ...programEnv } = process.env;
-  const confined = startConfined(program, argv, bpf, programEnv);
+  let ruleset: Ruleset | undefined;
+  if (plan.landlockWhy) writeStderr(`systrace: landlock: not used: ${plan.landlockWhy}; reads are decided by the supervisor\n`);
+  if (plan.landlock) {
+    try {
+      ruleset = buildRuleset(plan.landlock, program);
+    } catch (e) {
+      throw new RunError((e as Error).message, EXIT_FAILED);
+    }
+  }
+  let confined: Confined;
+  try {
+    confined = startConfined(program, argv, bpf, programEnv, ruleset?.fd);
+  } finally {
+    if (ruleset) n.closeFd(ruleset.fd);
+  }
   // Elevation: only when a policy asks for it.
   let broker: BrokerClient | undefined;
   if (policies.some(p => [...p.rules.values()].some(rules => rules.some(r => r.action.asUser)))) {

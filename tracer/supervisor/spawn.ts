@@ -13,12 +13,13 @@ export interface Confined {
 
 /**
  * Spawns `systrace-launch FILE ARGV...` with fd 3 connected to us, sends
- * the BPF program, and receives the listener. child_process (not a fork
- * inside the addon) so that the helper gets clean stdio and default signal
- * dispositions: Node marks its own fds 0-2 close-on-exec and ignores
- * SIGPIPE, and a child forked from inside Node would inherit both.
+ * the BPF program (and the Landlock ruleset, if any), and receives the
+ * listener. child_process (not a fork inside the addon) so that the helper
+ * gets clean stdio and default signal dispositions: Node marks its own
+ * fds 0-2 close-on-exec and ignores SIGPIPE, and a child forked from
+ * inside Node would inherit both.
  */
-export function startConfined(file: string, argv: string[], bpf: Buffer, env: NodeJS.ProcessEnv): Confined {
+export function startConfined(file: string, argv: string[], bpf: Buffer, env: NodeJS.ProcessEnv, rulesetFd?: number): Confined {
   const n = native();
   const [ours, theirs] = n.socketPair();
   let child: ChildProcess;
@@ -32,7 +33,9 @@ export function startConfined(file: string, argv: string[], bpf: Buffer, env: No
     n.closeFd(theirs);
   }
   try {
-    n.sendMessage(ours, bpf, []);
+    // The Landlock ruleset goes with the filter: the helper restricts
+    // itself with it before the filter is in place.
+    n.sendMessage(ours, bpf, rulesetFd === undefined ? [] : [rulesetFd]);
     // Blocks until the helper answers or dies (then: EOF, no fd).
     const reply = n.recvMessage(ours, 16)!;
     const listenerFd = reply.fds[0];

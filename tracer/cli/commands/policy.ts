@@ -7,7 +7,7 @@ import { formatFinding, lintPolicy } from '../../policy/lint.js';
 import { ExplainError, explainCall } from '../../policy/explain.js';
 import { loadPolicyFileSync } from '../../policy/load.js';
 import { PolicyError } from '../../policy/parse.js';
-import { compile } from '../../policy/compile.js';
+import { compile, LANDLOCK_ACCESS } from '../../policy/compile.js';
 import { native } from '../../native.js';
 import { currentUser, policyEnv } from '../policy-env.js';
 
@@ -23,7 +23,8 @@ export function registerPolicy(program: Command): void {
       try {
         const p = loadPolicyFileSync(file, policyEnv());
         const user = currentUser();
-        const plan = compile([p], { enforce: opts.a, aliases: true, user, reportDefaultDenials: true });
+        const abi = p.landlock ? native().landlockAbi() : 0;
+        const plan = compile([p], { enforce: opts.a, aliases: true, user, reportDefaultDenials: true, landlockAbi: abi });
         const built = native().filterBuild(plan.filter);
         if (opts.bpf) {
           process.stdout.write(built.pfc);
@@ -34,6 +35,18 @@ export function registerPolicy(program: Command): void {
           for (const [name, place] of arch.calls) {
             if (place.target === 'kernel' && place.why === 'default') continue;
             process.stdout.write(`${name.padEnd(22)} ${place.target.padEnd(6)} ${place.why}\n`);
+          }
+        }
+        if (plan.landlockWhy) process.stdout.write(`landlock: not used: ${plan.landlockWhy}\n`);
+        if (plan.landlock) {
+          const { fd, skipped } = native().landlockRuleset(plan.landlock.handled, plan.landlock.rules);
+          native().closeFd(fd);
+          process.stdout.write(`landlock: ${plan.landlock.calls.join(' and ')} read-only: in the kernel, checked by Landlock (ABI ${abi}); a refusal is EACCES and not reported. Readable:\n`);
+          for (const [i, r] of plan.landlock.rules.entries()) {
+            const what = r.kind === 'tree' ? `${r.path} and all beneath` : r.kind === 'below' ? `all beneath ${r.path}` : r.path;
+            const skip = skipped.find(x => x.index === i);
+            const rights = r.access === LANDLOCK_ACCESS.REFER ? 'rename/link across directories' : 'read';
+            process.stdout.write(`  ${rights.padEnd(6)} ${what}  (${r.source})${skip ? `: grants nothing here: ${skip.why}` : ''}\n`);
           }
         }
         if (built.skipped.length > 0) {

@@ -1,0 +1,104 @@
+// `landlock: true`: read-only opens decided in the kernel by a Landlock
+// ruleset the exec helper installs, every other file call still by the
+// policy in user space. Who decided shows in the errno: Landlock refuses
+// with EACCES and reports nothing; the supervisor refuses with the rule's
+// errno (EPERM here) and a denial line.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { makeFiles, writeTempPolicy } from '../helpers/files.js';
+import { policyYaml } from '../helpers/policy.js';
+import { denialLines, findDenial, runConfined, show } from '../helpers/systrace.js';
+import { fixture, integrationSkip, systraceUnpriv } from '../helpers/unpriv.js';
+
+const skip = integrationSkip();
+
+const landlocked = (rules: Record<string, string | string[]>): string => `landlock: true\n${policyYaml({ rules })}`;
+
+/** Runs each `try` line in one sh, so that the program's children are covered too. */
+const script = (lines: string[][]): string[] => ['/bin/sh', '-c', lines.map(l => l.map(a => `'${a}'`).join(' ')).join('; ')];
+
+t.test('read-only opens are decided by Landlock, writes by the policy', { skip }, async t => {
+  const dir = makeFiles(t, { 'pub/a': 'public\n', 'sec/b': 'secret\n' }, { writableByNobody: true });
+  fs.chownSync(path.join(dir, 'pub'), 65534, 65534);
+  fs.chownSync(path.join(dir, 'sec'), 65534, 65534);
+  fs.symlinkSync(path.join(dir, 'sec/b'), path.join(dir, 'pub/link'));
+  const bin = path.dirname(fixture('try'));
+  const policy = landlocked({
+    fsread: [`filename inpath "${dir}/pub" then permit`, `filename inpath "${bin}" then permit`],
+    fswrite: [`filename inpath "${dir}/pub" then permit`],
+  });
+  const tr = fixture('try');
+  const r = await runConfined(t, policy, script([
+    [tr, 'open', `${dir}/pub/a`],
+    [tr, 'open', `${dir}/sec/b`],
+    [tr, 'open', `${dir}/pub/link`],
+    [tr, 'openat', `${dir}/pub`, 'a'],
+    [tr, 'openat', `${dir}/sec`, 'b'],
+    [tr, 'open', `${dir}/pub/new`, 'creat'],
+    [tr, 'open', `${dir}/sec/new`, 'creat'],
+    [tr, 'open', `${dir}/sec/b`, 'w'],
+  ]));
+  t.equal(r.stdout.split('\n').slice(0, 8).join('\n'), [
+    'OK public',
+    'ERR EACCES', // Landlock: outside every permitted tree
+    'ERR EACCES', // Landlock judges where the symlink leads
+    'OK public',
+    'ERR EACCES', // listing a directory outside the trees
+    'OK fd=3', // a write the policy permits: carried out by the supervisor
+    'ERR EPERM', // a write the policy denies: the supervisor, reported
+    'ERR EPERM',
+  ].join('\n'), show(r));
+  t.ok(fs.existsSync(path.join(dir, 'pub/new')), 'the permitted create happened');
+  t.notOk(fs.existsSync(path.join(dir, 'sec/new')), 'the denied one did not');
+  // Three refusals of sec/b, one line: the write's. Landlock's are silent.
+  t.equal(denialLines(r.stderr).filter(l => l.includes(`${dir}/sec/b`)).length, 1, `Landlock's refusals are not reported\n${show(r)}`);
+  t.ok(findDenial(r.stderr, { syscall: 'openat', filename: `${dir}/sec/new` }), 'the policy\'s are');
+  t.equal(fs.readFileSync(path.join(dir, 'sec/b'), 'utf8'), 'secret\n', 'the secret is untouched');
+});
+
+t.test('a static binary is bound by Landlock too (no loader, no libc wrapper)', { skip }, async t => {
+  const dir = makeFiles(t, { 'pub/a': 'public\n', 'sec/b': 'secret\n' });
+  const bin = path.dirname(fixture('try-static'));
+  const policy = landlocked({ fsread: [`filename inpath "${dir}/pub" then permit`, `filename inpath "${bin}" then permit`] });
+  const ok = await runConfined(t, policy, [fixture('try-static'), 'open', `${dir}/pub/a`]);
+  t.equal(ok.stdout, 'OK public\n', show(ok));
+  const no = await runConfined(t, policy, [fixture('try-static'), 'open', `${dir}/sec/b`]);
+  t.equal(no.stdout, 'ERR EACCES\n', show(no));
+});
+
+t.test('a policy Landlock cannot say exactly falls back to the supervisor, and says why', { skip }, async t => {
+  const dir = makeFiles(t, { 'pub/a': 'public\n', 'pub/private': 'carved out\n' });
+  const bin = path.dirname(fixture('try'));
+  const policy = landlocked({
+    fsread: [`filename eq "${dir}/pub/private" then deny`, `filename inpath "${dir}/pub" then permit`, `filename inpath "${bin}" then permit`],
+  });
+  const r = await runConfined(t, policy, [fixture('try'), 'open', `${dir}/pub/private`]);
+  t.match(r.stderr, /systrace: landlock: not used: (open|openat): a denial of .*pub\/private overlaps the permit of .*pub/, show(r));
+  t.equal(r.stdout, 'ERR EPERM\n', 'the carve-out holds, decided by the supervisor');
+  t.ok(findDenial(r.stderr, { syscall: 'openat', filename: `${dir}/pub/private` }), 'and reported');
+});
+
+t.test('a program the policy does not let it read is refused before it starts, with the reason', { skip }, async t => {
+  const dir = makeFiles(t, { 'pub/a': 'public\n' });
+  const policy = landlocked({ fsread: [`filename inpath "${dir}/pub" then permit`] });
+  const r = await runConfined(t, policy, [fixture('try-static'), 'open', `${dir}/pub/a`]);
+  t.equal(r.code, 125, show(r));
+  t.match(r.stderr, /landlock: the policy does not let the program read .*try-static \(the program\); Landlock checks read access at exec/);
+  t.equal(r.stdout, '', 'the program never ran');
+});
+
+t.test('policy show says what Landlock decides and which rules grant nothing here', { skip }, async t => {
+  const dir = makeFiles(t, { 'pub/a': 'public\n' });
+  const file = writeTempPolicy(t, landlocked({
+    fsread: [`filename inpath "${dir}/pub" then permit`, `filename eq "${dir}/pub" then permit`, `filename inpath "${dir}/missing" then permit`],
+  }));
+  const r = await systraceUnpriv(['policy', 'show', '-a', file]);
+  t.equal(r.code, 0, show(r));
+  t.match(r.stdout, /^openat +user .*landlock: read-only opens in the kernel, checked by Landlock$/m);
+  t.match(r.stdout, /^landlock: open and openat read-only: in the kernel, checked by Landlock \(ABI \d+\)/m);
+  t.match(r.stdout, new RegExp(`read +${dir}/pub and all beneath +\\(.*:\\d+\\)\\n`));
+  t.match(r.stdout, new RegExp(`read +${dir}/pub +\\(.*\\): grants nothing here: a directory named by eq`));
+  t.match(r.stdout, new RegExp(`read +${dir}/missing and all beneath +\\(.*\\): grants nothing here: cannot be opened: ENOENT`));
+});
