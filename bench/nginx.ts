@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { median, type BenchContext, type Launch, type Row, type ScenarioResult } from './measure.js';
-import { confining, foldRules, kernelOnly, readPolicy, variants, writePolicy } from './peers.js';
+import { confining, foldRules, kernelOnly, landlockDocs, programPath, readPolicy, variants, writePolicy } from './peers.js';
 import { underSystrace } from './measure.js';
 
 const PORT = Number(process.env.BENCH_NGINX_PORT ?? 18080);
@@ -129,6 +129,8 @@ http {
 `;
 }
 
+const LANDLOCKED = 'systrace confining+fast-fstat+landlock';
+
 function skipped(why: string): ScenarioResult[] {
   return [{ name: `nginx + wrk (not run: ${why})`, short: 'nginx rps', unit: 'req/s', rows: [], targets: [] }];
 }
@@ -151,6 +153,7 @@ export async function nginxScenario(ctx: BenchContext): Promise<ScenarioResult[]
   let kernel: string;
   let conf: string;
   let confFast: string;
+  let confLandlock: string;
   try {
     const server = await start(dir, { argv: [ctx.systrace, 'run', '-A', '-o', learnedFile, '--', ...nginx] });
     try { await wrk(1); } finally { await stop(dir, server); }
@@ -162,8 +165,11 @@ export async function nginxScenario(ctx: BenchContext): Promise<ScenarioResult[]
     });
     conf = writePolicy(ctx, 'nginx-confining', confDoc, `nginx: the learned policy, files confined to ${dir}`);
     // The same with the explicit fstat trade-off (README: fast-fstat).
-    confFast = writePolicy(ctx, 'nginx-confining-fast-fstat', { ...confDoc, 'fast-fstat': true } as typeof confDoc,
+    confFast = writePolicy(ctx, 'nginx-confining-fast-fstat', { ...confDoc, 'fast-fstat': true },
       'nginx: the confining policy, with fast-fstat: true');
+    // And with its open in the kernel too (README: landlock).
+    confLandlock = writePolicy(ctx, 'nginx-confining-landlock', { ...landlockDocs(confDoc, [programPath('nginx')]).landlock, 'fast-fstat': true },
+      'nginx: the confining policy, with fast-fstat: true and landlock: true');
   } catch (err) {
     return skipped(`learning failed: ${(err as Error).message}`);
   }
@@ -173,6 +179,7 @@ export async function nginxScenario(ctx: BenchContext): Promise<ScenarioResult[]
   const all = [
     ...variants(ctx, { kernel, confining: conf }),
     { name: 'systrace confining+fast-fstat', slow: true, wrap: (cmd: string[]) => ({ argv: underSystrace(ctx, confFast, cmd) }) },
+    { name: LANDLOCKED, slow: true, wrap: (cmd: string[]) => ({ argv: underSystrace(ctx, confLandlock, cmd) }) },
   ];
   for (const v of all) {
     const loads: Load[] = [];
@@ -203,11 +210,15 @@ export async function nginxScenario(ctx: BenchContext): Promise<ScenarioResult[]
       targets: [
         { label: 'systrace in-kernel / seccomp-allow-all', numerator: 'systrace in-kernel', denominator: 'seccomp-allow-all', min: 0.95 },
         { label: 'systrace confining / native', numerator: 'systrace confining', denominator: 'native', min: 0.95 },
+        { label: `${LANDLOCKED} / native`, numerator: LANDLOCKED, denominator: 'native', min: 0.95 },
       ],
     },
     {
       name: `${what}: p99 latency`, short: 'nginx p99', unit: 'ms', rows: p99,
-      targets: [{ label: 'systrace confining / native', numerator: 'systrace confining', denominator: 'native', max: 1.2 }],
+      targets: [
+        { label: 'systrace confining / native', numerator: 'systrace confining', denominator: 'native', max: 1.2 },
+        { label: `${LANDLOCKED} / native`, numerator: LANDLOCKED, denominator: 'native', max: 1.2 },
+      ],
     },
   ];
 }

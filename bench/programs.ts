@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { median, RunFailed, timeOnce, type BenchContext, type Cmd, type Row, type ScenarioResult } from './measure.js';
-import { confining, foldRules, kernelOnly, learnSync, standardTargets, variants, writePolicy } from './peers.js';
+import { confining, foldRules, kernelOnly, landlockDocs, learnSync, programPath, standardTargets, variants, writePolicy } from './peers.js';
 
 interface ProgramSpec {
   name: string;
@@ -61,11 +61,18 @@ function programScenario(ctx: BenchContext, spec: ProgramSpec): ScenarioResult[]
     const learned = learnSync(ctx, spec.short, spec.cmd);
     const kernel = writePolicy(ctx, `${spec.short}-kernel`, kernelOnly(learned),
       `${spec.name}: every learned call permitted unconditionally (in the kernel)`);
-    const conf = writePolicy(ctx, `${spec.short}-confining`, confining(learned, {
+    const confDoc = confining(learned, {
       fsread: foldRules(learned, 'fsread', spec.fsread),
       fswrite: foldRules(learned, 'fswrite', spec.fswrite),
-    }), `${spec.name}: files confined to ${[...new Set([...spec.fsread, ...spec.fswrite])].join(', ')}`);
-    for (const v of variants(ctx, { kernel, confining: conf })) {
+    });
+    const where = [...new Set([...spec.fsread, ...spec.fswrite])].join(', ');
+    const conf = writePolicy(ctx, `${spec.short}-confining`, confDoc, `${spec.name}: files confined to ${where}`);
+    const docs = landlockDocs(confDoc, [programPath(spec.cmd[0]!), '/bin/true']);
+    const landlock = writePolicy(ctx, `${spec.short}-confining-landlock`, docs.landlock,
+      `${spec.name}: the confining policy, read-only opens decided by Landlock`);
+    const freeStat = writePolicy(ctx, `${spec.short}-confining-landlock-free-stat`, docs.freeStat,
+      `${spec.name}: the confining policy with Landlock, metadata calls permitted outright`);
+    for (const v of variants(ctx, { kernel, confining: conf, landlock, freeStat })) {
       const [w, n] = measure(ctx, v.name, v.wrap(spec.cmd), v.wrap(['/bin/true']), spec.ok);
       whole.push(w);
       net.push(n);
@@ -108,7 +115,7 @@ export function gccScenario(ctx: BenchContext): ScenarioResult[] {
       name: 'gcc -O2 -o hello hello.c (compile, assemble, link)',
       short: 'gcc',
       cmd: ['gcc', '-O2', '-o', path.join(dir, 'hello'), src],
-      fsread: ['/usr/lib/gcc', '/usr/libexec/gcc', '/usr/bin', '/usr/include', '/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/lib64', dir],
+      fsread: ['/usr/lib/gcc', '/usr/libexec/gcc', '/usr/bin', '/usr/include', '/usr/local/include', '/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/lib64', dir],
       fswrite: [dir],
       ok: (_out, code) => code === 0,
     });

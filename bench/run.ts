@@ -1,6 +1,7 @@
 // Benchmark runner: `npm run bench` (builds, then node dist/bench/run.js).
 //
-//   node dist/bench/run.js [--trials N] [--scale X] [--only NAME[,NAME]] [--json FILE]
+//   node dist/bench/run.js [--trials N] [--scale X] [--only NAME[,NAME]] [--json FILE] [--keep]
+//   (--keep: leave the temporary directory, with the generated policies, in place)
 //
 // Each scenario runs its variants (bench/peers.ts: native, the peers, the C
 // floor, systrace) as fresh processes, several trials each, and prints
@@ -35,7 +36,7 @@ const SCENARIOS: Record<string, Scenario> = {
   elevate: elevateScenario,
 };
 
-interface Options { trials: number; scale: number; only?: string[]; json?: string }
+interface Options { trials: number; scale: number; only?: string[]; json?: string; keep?: boolean }
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = {
@@ -48,9 +49,10 @@ function parseArgs(argv: string[]): Options {
     if (arg === '--trials' && value !== undefined) { opts.trials = Number(value); i++; }
     else if (arg === '--scale' && value !== undefined) { opts.scale = Number(value); i++; }
     else if (arg === '--only' && value !== undefined) { opts.only = value.split(','); i++; }
+    else if (arg === '--keep') opts.keep = true;
     else if (arg === '--json' && value !== undefined) { opts.json = value; i++; }
     else {
-      process.stderr.write(`usage: run.js [--trials N] [--scale X] [--only ${Object.keys(SCENARIOS).join('|')}] [--json FILE]\n`);
+      process.stderr.write(`usage: run.js [--trials N] [--scale X] [--only ${Object.keys(SCENARIOS).join('|')}] [--json FILE] [--keep]\n`);
       process.exit(2);
     }
   }
@@ -211,7 +213,8 @@ async function main(): Promise<void> {
     if (sum.length > 0)
       console.log(sum.join('\n'));
   } finally {
-    fs.rmSync(ctx.tmp, { recursive: true, force: true });
+    if (opts.keep === true) console.log(`kept: ${ctx.tmp} (the policies each variant ran under)`);
+    else fs.rmSync(ctx.tmp, { recursive: true, force: true });
   }
   if (opts.json !== undefined)
     fs.writeFileSync(opts.json, JSON.stringify({ machine: info, trials: ctx.trials, scale: ctx.scale, results }, null, 2) + '\n');

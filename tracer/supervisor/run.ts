@@ -40,6 +40,8 @@ export interface RunOptions {
   brokerSocket?: string;
   /** Kill a process whose call is denied (intrusion response). */
   killOnViolation?: boolean;
+  /** --stats: at exit, how many calls were notified, per system call. */
+  stats?: boolean;
   /** --gui: questions on a local monitor's web page instead of the terminal. */
   gui?: boolean;
   /** --monitor: a socket path, or HOST:PORT (TLS); the token, and a CA for TLS. */
@@ -335,6 +337,11 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     asker.close();
     const files = [...asker.files];
     report(`systrace: ${supervisor.stats.notifications} calls seen, ${asker.stats.asked} asked, ${asker.stats.rulesWritten} rules written${files.length ? ` to ${files.join(', ')}` : ''}, ${supervisor.stats.denied} denied`);
+  }
+  if (opts.stats) {
+    const counts = [...supervisor.stats.byCall].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    const list = counts.map(([name, k]) => `${name} ${k}`).join(', ');
+    writeStderr(`systrace: stats: ${supervisor.stats.notifications} calls notified${list ? `: ${list}` : ''}; ${supervisor.stats.denied} denied\n`);
   }
   repeats.flush();
   if (logFd !== undefined) fs.closeSync(logFd);

@@ -137,7 +137,8 @@ const u32 = (v: bigint | undefined): number => Number(BigInt.asUintN(32, v ?? 0n
 export class Supervisor {
   private readonly n = native();
   /** Notified calls decided and not answered yet (asked users, later). */
-  stats = { notifications: 0, denied: 0 };
+  /** byCall: notifications per call, keyed `openat` (linux) or `linux32-openat`. */
+  stats = { notifications: 0, denied: 0, byCall: new Map<string, number>() };
   private helperExeced = false;
 
   constructor(private readonly opts: SupervisorOptions) {}
@@ -147,6 +148,8 @@ export class Supervisor {
     const emu: Emulation | undefined =
       note.arch === AUDIT_ARCH_X86_64 ? 'linux' : note.arch === AUDIT_ARCH_I386 ? 'linux32' : undefined;
     const name = emu && syscallName(emu, note.nr);
+    const key = emu === 'linux' ? name : `${emu ?? `arch-${note.arch.toString(16)}`}-${name ?? note.nr}`;
+    if (key) this.stats.byCall.set(key, (this.stats.byCall.get(key) ?? 0) + 1);
     // The exec helper's execve of the program is the command the user ran:
     // as in Systrace, a program's policy governs what it does once it runs,
     // not its own start (its parent's policy would). The helper execs from

@@ -30,13 +30,14 @@ export function registerRun(program: Command): void {
     .option('-e', 'log denials to stderr (the default; kept for Systrace compatibility)', false)
     .option('-E <file>', 'also append the log to FILE')
     .option('--kill-on-violation', 'with -a: a denied call kills the process that made it (SIGKILL)', false)
+    .option('--stats', 'at exit, print how many calls reached systrace (were notified), per system call: what the policy costs', false)
     .option('--gui', 'ask on a local web page (a monitor of its own) instead of the terminal', false)
     .option('--monitor <addr>', 'stream events to a monitor: its socket path, or HOST:PORT (TLS); the token from --monitor-token or $SYSTRACE_MONITOR_TOKEN')
     .option('--monitor-token <token>', 'the monitor\'s tracer token')
     .option('--monitor-ca <file>', 'for TLS: the CA that signed the monitor\'s certificate')
     .option('--broker <path>', 'for "permit as root": the broker daemon\'s socket or the setuid launcher (default /run/systrace/broker.sock, else /usr/local/lib/systrace/broker-launch)')
     .passThroughOptions()
-    .action(async (cmd: string[], o: { killOnViolation: boolean; gui: boolean; monitor?: string; monitorToken?: string; monitorCa?: string; broker?: string; a: boolean; A: boolean; o?: string; within: string[]; collapse?: string; f: string[]; d?: string; U: boolean; u: boolean; E?: string; c?: string }) => {
+    .action(async (cmd: string[], o: { killOnViolation: boolean; stats: boolean; gui: boolean; monitor?: string; monitorToken?: string; monitorCa?: string; broker?: string; a: boolean; A: boolean; o?: string; within: string[]; collapse?: string; f: string[]; d?: string; U: boolean; u: boolean; E?: string; c?: string }) => {
       if (o.a && o.A) {
         writeStderr('systrace: -a (enforce) and -A (learn) exclude each other\n');
         process.exit(125);
@@ -59,6 +60,7 @@ export function registerRun(program: Command): void {
           brokerSocket: o.broker,
           gui: o.gui,
           killOnViolation: o.killOnViolation,
+          stats: o.stats,
           monitor: o.monitor ? { address: o.monitor, token: o.monitorToken ?? process.env.SYSTRACE_MONITOR_TOKEN ?? '', ca: o.monitorCa } : undefined,
           learn: o.A ? { output: o.o, within: o.within, collapse } : undefined,
         });
