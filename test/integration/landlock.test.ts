@@ -102,3 +102,20 @@ t.test('policy show says what Landlock decides and which rules grant nothing her
   t.match(r.stdout, new RegExp(`read +${dir}/pub +\\(.*\\): grants nothing here: a directory named by eq`));
   t.match(r.stdout, new RegExp(`read +${dir}/missing and all beneath +\\(.*\\): grants nothing here: cannot be opened: ENOENT`));
 });
+
+t.test('--stats: under landlock a read-only open is not notified; without it, it is', { skip }, async t => {
+  const dir = makeFiles(t, { 'pub/a': 'public\n' });
+  const bin = path.dirname(fixture('try-static'));
+  const rules = { fsread: [`filename inpath "${dir}/pub" then permit`, `filename inpath "${bin}" then permit`] };
+  const run = async (text: string): Promise<string> => {
+    const file = writeTempPolicy(t, text);
+    const r = await systraceUnpriv(['run', '-a', '--stats', '-f', file, '--', fixture('try-static'), 'open', `${dir}/pub/a`]);
+    t.equal(r.stdout, 'OK public\n', show(r));
+    return /systrace: stats: .*/.exec(r.stderr)?.[0] ?? `no stats line\n${show(r)}`;
+  };
+  const plain = await run(policyYaml({ rules }));
+  t.match(plain, /^systrace: stats: \d+ calls notified: .*\bopenat 1\b/, 'the open is one notification');
+  const landlock = await run(landlocked(rules));
+  t.match(landlock, /^systrace: stats: \d+ calls notified/, 'a stats line');
+  t.notMatch(landlock, /\bopenat\b/, 'the open never reached systrace');
+});

@@ -22,8 +22,10 @@ import { buildRuleset, type Ruleset } from './landlock.js';
 import { RepeatFilter } from './repeats.js';
 import { MonitorAsker, TerminalAsker } from './prompt.js';
 import { spawn } from 'node:child_process';
-import { BrokerClient } from './broker-client.js';
-import { MonitorClient } from '../../monitor/client.js';
+// The broker and monitor clients (and protobufjs under them) load only
+// when a run uses them: node's start-up is most of a short run's cost.
+import type { BrokerClient } from './broker-client.js';
+import type { MonitorClient } from '../../monitor/client.js';
 import { randomUUID } from 'node:crypto';
 import { Supervisor, type Loaded } from './supervisor.js';
 import { dropTo, parseCredentials } from './credentials.js';
@@ -252,6 +254,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   let broker: BrokerClient | undefined;
   if (policies.some(p => [...p.rules.values()].some(rules => rules.some(r => r.action.asUser)))) {
     try {
+      const { BrokerClient } = await import('./broker-client.js');
       broker = await BrokerClient.open(confined.listenerFd, opts.brokerSocket);
     } catch (e) {
       report(`systrace: elevation unavailable: ${(e as Error).message}; "permit as root" calls run with your own rights`);
@@ -260,6 +263,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   // Monitoring never weakens enforcement: the client queues and never throws.
   let monitor: MonitorClient | undefined;
   if (opts.monitor) {
+    const { MonitorClient } = await import('../../monitor/client.js');
     monitor = MonitorClient.connect(
       opts.monitor.address,
       opts.monitor.token,
