@@ -119,3 +119,14 @@ t.test('--stats: under landlock a read-only open is not notified; without it, it
   t.match(landlock, /^systrace: stats: \d+ calls notified/, 'a stats line');
   t.notMatch(landlock, /\bopenat\b/, 'the open never reached systrace');
 });
+
+t.test('--kill-on-violation turns Landlock off: every denial must reach systrace', { skip }, async t => {
+  const dir = makeFiles(t, { 'pub/a': 'public\n', 'sec/b': 'secret\n' });
+  const bin = path.dirname(fixture('try-static'));
+  // The static binary's start-up readlink of /proc/self/exe must not be what kills it.
+  const file = writeTempPolicy(t, landlocked({ readlink: 'permit', fsread: [`filename inpath "${dir}/pub" then permit`, `filename inpath "${bin}" then permit`] }));
+  const r = await systraceUnpriv(['run', '-a', '--kill-on-violation', '-f', file, '--', fixture('try-static'), 'open', `${dir}/sec/b`]);
+  t.match(r.stderr, /systrace: landlock: not used: --kill-on-violation must see every denial/, show(r));
+  t.equal(r.code, 128 + 9, 'the denied open killed the program');
+  t.ok(findDenial(r.stderr, { syscall: 'openat', filename: `${dir}/sec/b` }), 'and was reported');
+});

@@ -100,6 +100,8 @@ export interface CompileOptions {
    * `landlock: true` uses it only from LANDLOCK_MIN_ABI on.
    */
   landlockAbi?: number;
+  /** Why this run must not use Landlock even where a policy asks (--kill-on-violation). */
+  landlockOff?: string;
 }
 
 /** Where a call is decided, and how. */
@@ -512,6 +514,7 @@ function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: 
   const policy = byEmu.get('linux');
   if (!policy) return { why: 'Landlock is used for linux (x86_64) policies' };
   if (opts.notifyAll) return { why: 'learning records every call' };
+  if (opts.landlockOff) return { why: opts.landlockOff };
   const abi = opts.landlockAbi ?? 0;
   if (abi < LANDLOCK_MIN_ABI) return { why: abi === 0 ? 'this kernel has no Landlock' : `this kernel's Landlock ABI is ${abi}; ${LANDLOCK_MIN_ABI} is needed` };
   for (const [emu, p] of byEmu) {

@@ -219,6 +219,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     reportDefaultDenials: true,
     notifyAll: learning !== undefined,
     landlockAbi: policies.some(p => p.landlock) ? native().landlockAbi() : 0,
+    ...(opts.killOnViolation && enforce ? { landlockOff: '--kill-on-violation must see every denial' } : {}),
   });
   const loaded = new Map<Emulation, Loaded>();
   for (const p of policies) loaded.set(p.emulation, { policy: p, prepared: prepare(p, { enforce, aliases: opts.aliases }) });
