@@ -76,6 +76,8 @@ Napi::Value LandlockRuleset(const Napi::CallbackInfo& info) {
       std::string kind = r.Get("kind").As<Napi::String>().Utf8Value();
       if (kind != "tree" && kind != "file" && kind != "below") throw Napi::Error::New(env, "landlockRuleset: unknown kind " + kind);
       if (path.empty() || path[0] != '/') throw Napi::Error::New(env, "landlockRuleset: not an absolute path: " + path);
+      // A NUL inside would make c_str() name a shorter path: another file.
+      if (path.find('\0') != std::string::npos) throw Napi::Error::New(env, "landlockRuleset: a NUL in a path");
       struct open_how how = {};
       how.flags = O_PATH | O_CLOEXEC;
       how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;

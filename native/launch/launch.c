@@ -15,9 +15,12 @@
  * needs no system call to wait) then execs. execve from the worker kills
  * the main thread and keeps the worker's filter and no_new_privs.
  *
- * Protocol on fd 3: tracer -> helper: the BPF program (struct sock_filter[]),
- * with SCM_RIGHTS(Landlock ruleset) when the policy has one; helper ->
- * tracer: "L" + SCM_RIGHTS(listener); tracer -> helper: "G".
+ * Protocol on fd 3: tracer -> helper: "F" (no Landlock), or "R" with
+ * SCM_RIGHTS(Landlock ruleset); then the BPF program (struct
+ * sock_filter[]); helper -> tracer: "L" + SCM_RIGHTS(listener); tracer ->
+ * helper: "G". The header says whether a ruleset must come: a filter that
+ * lets read-only opens through counts on it, so "R" without an fd (or an
+ * fd without "R") is a failure, never a run without Landlock.
  *
  * The worker restricts itself with the Landlock ruleset before it installs
  * the seccomp filter (which may well deny landlock_restrict_self), so that
@@ -133,19 +136,24 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_DFL);
 
   ssize_t n;
+  char header = 0;
   union {
     char raw[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
   } control;
-  struct iovec iov = {.iov_base = insns, .iov_len = sizeof insns};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.raw, .msg_controllen = sizeof control.raw};
+  struct iovec hiov = {.iov_base = &header, .iov_len = 1};
+  struct msghdr msg = {.msg_iov = &hiov, .msg_iovlen = 1, .msg_control = control.raw, .msg_controllen = sizeof control.raw};
   do n = recvmsg(SOCK_FD, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-  if (n < 0) die("reading the filter: %s", strerror(errno));
-  if (msg.msg_flags & MSG_CTRUNC) die("more than one fd came with the filter");
+  if (n < 0) die("reading the header: %s", strerror(errno));
+  if (msg.msg_flags & MSG_CTRUNC) die("more than one fd came with the header");
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
       memcpy(&ruleset_fd, CMSG_DATA(c), sizeof ruleset_fd);
   }
+  if (n != 1 || (header != 'F' && header != 'R')) die("malformed header");
+  if ((header == 'R') != (ruleset_fd >= 0)) die(header == 'R' ? "the Landlock ruleset did not come" : "an fd came that was not asked for");
+  do n = recv(SOCK_FD, insns, sizeof insns, 0); while (n < 0 && errno == EINTR);
+  if (n < 0) die("reading the filter: %s", strerror(errno));
   if (n == 0 || n % sizeof(struct sock_filter) != 0) die("malformed filter (%zd bytes)", n);
   prog.len = (unsigned short)(n / sizeof(struct sock_filter));
   prog.filter = insns;

@@ -4,9 +4,11 @@
 // with EACCES and reports nothing; the supervisor refuses with the rule's
 // errno (EPERM here) and a denial line.
 
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
+import { launcherPath, native } from '../../tracer/native.js';
 import { makeFiles, writeTempPolicy } from '../helpers/files.js';
 import { policyYaml } from '../helpers/policy.js';
 import { denialLines, findDenial, runConfined, show } from '../helpers/systrace.js';
@@ -129,4 +131,35 @@ t.test('--kill-on-violation turns Landlock off: every denial must reach systrace
   t.match(r.stderr, /systrace: landlock: not used: --kill-on-violation must see every denial/, show(r));
   t.equal(r.code, 128 + 9, 'the denied open killed the program');
   t.ok(findDenial(r.stderr, { syscall: 'openat', filename: `${dir}/sec/b` }), 'and was reported');
+});
+
+t.test('the exec helper never runs without the ruleset its header promised, nor with one it did not', { skip }, async t => {
+  const n = native();
+  const attempt = async (header: string, withFd: boolean): Promise<{ code: number | null; stderr: string }> => {
+    const [ours, theirs] = n.socketPair();
+    const child = spawn(launcherPath(), ['/bin/true', 'true'], { stdio: ['ignore', 'ignore', 'pipe', theirs] });
+    n.closeFd(theirs);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const extra = withFd ? [fs.openSync('/dev/null', 'r')] : [];
+    try {
+      n.sendMessage(ours, Buffer.from(header), extra);
+      n.sendMessage(ours, Buffer.alloc(8), []); // one BPF instruction (never installed)
+    } catch {
+      // the helper may already have gone
+    } finally {
+      for (const fd of extra) fs.closeSync(fd);
+    }
+    const code = await new Promise<number | null>(resolve => child.on('exit', c => resolve(c)));
+    n.closeFd(ours);
+    return { code, stderr };
+  };
+  const missing = await attempt('R', false);
+  t.equal(missing.code, 125, missing.stderr);
+  t.match(missing.stderr, /systrace-launch: the Landlock ruleset did not come/);
+  const unasked = await attempt('F', true);
+  t.equal(unasked.code, 125, unasked.stderr);
+  t.match(unasked.stderr, /systrace-launch: an fd came that was not asked for/);
+  const bad = await attempt('X', false);
+  t.match(bad.stderr, /malformed header/);
 });

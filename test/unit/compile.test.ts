@@ -604,3 +604,22 @@ t.test('landlock: the policy says true or false', async t => {
   t.throws(() => policy('default: deny\nlandlock: yes please\nrules: {}\n'), /'landlock' is true or false/);
   t.equal(policy('default: deny\nlandlock: false\nrules: {}\n').landlock, false);
 });
+
+t.test('landlock: literals that name nothing in the engine grant nothing in Landlock', async t => {
+  const opts: CompileOptions = { ...enforcing, reportDefaultDenials: true, landlockAbi: 7 };
+  const rulesOf = (fsread: string, envOver: Partial<typeof env> = {}): string[] | string => {
+    const p = parsePolicy(`default: deny\nlandlock: true\nrules:\n  fsread:\n    - ${fsread}\n    - filename inpath "/usr" then permit\n`, 'c.yaml', { ...env, ...envOver });
+    const pl = compile([p], opts);
+    return pl.landlock ? pl.landlock.rules.filter(r => r.access !== 1n << 13n).map(r => `${r.kind} ${r.path}`) : `not used: ${pl.landlockWhy}`;
+  };
+  t.same(rulesOf('filename inpath "//" then permit'), ['tree /usr'], 'inpath "//" is under nothing');
+  t.same(rulesOf('filename match "//*" then permit'), ['tree /usr'], 'match "//*" matches nothing');
+  t.same(rulesOf('filename match "$CWD/*" then permit', { CWD: '/' }), ['tree /usr'], '$CWD = / makes "//*"');
+  t.same(rulesOf('filename inpath "$HOME/" then permit', { HOME: '/' }), ['tree /usr'], '$HOME = / makes "//"');
+  // YAML's double quotes make \u0000 a real NUL inside the rule's literal.
+  t.same(rulesOf('"filename eq \\"/etc/passwd\\u0000.off\\" then permit"'), ['tree /usr'], 'a NUL: the engine never matches it');
+  t.same(rulesOf('filename inpath "/srv/" then permit'), ['below /srv', 'tree /usr'], 'inpath "/srv/": under /srv');
+  t.match(rulesOf('filename match "/*" then permit'), /not used: .*covers \/proc/, 'everything: /proc too');
+  t.match(rulesOf('filename inpath "/proc" then permit'), /not used: the permit of \/proc .*covers \/proc/);
+  t.same(rulesOf('filename inpath "/proc/self" then permit'), ['tree /proc/self', 'tree /usr'], '/proc/self alone does not reach other processes');
+});

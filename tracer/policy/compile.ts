@@ -411,8 +411,13 @@ export interface LandlockPlan {
 
 type Read = { path: string; kind: LandlockRule['kind'] };
 
-/** A path as the engine sees filenames: absolute, with no empty, `.` or `..` component. */
+/**
+ * A path as the engine sees filenames: absolute, with no empty, `.` or `..`
+ * component, and no NUL (the kernel would stop reading there; a C string
+ * of it names another file).
+ */
 function canonical(p: string): boolean {
+  if (p.includes('\0')) return false;
   return p === '/' || (p.startsWith('/') && !p.endsWith('/') && !p.split('/').slice(1).some(c => c === '' || c === '.' || c === '..'));
 }
 
@@ -434,20 +439,33 @@ function readsOf(e: Expr): Read[] | undefined {
   switch (e.op) {
     case 'eq':
       return canonical(v) ? [{ path: v, kind: 'file' }] : [];
-    case 'inpath':
-      // engine/decide.ts inPath: "/usr/" is what is under /usr, not /usr.
-      if (v.length > 1 && v.endsWith('/')) return canonical(v.slice(0, -1)) ? [{ path: v.slice(0, -1), kind: 'below' }] : undefined;
-      return canonical(v) ? [{ path: v, kind: 'tree' }] : undefined;
+    case 'inpath': {
+      // engine/decide.ts inPath: "/usr/" is what is under /usr, not /usr;
+      // "//" (say `inpath "$HOME/"` with HOME=/) is under nothing.
+      if (v.length <= 1 || !v.endsWith('/')) return canonical(v) ? [{ path: v, kind: 'tree' }] : [];
+      const dir = v.slice(0, -1);
+      return dir !== '/' && canonical(dir) ? [{ path: dir, kind: 'below' }] : [];
+    }
     case 'match': {
       if (!GLOB_SPECIAL.test(v)) return canonical(v) ? [{ path: v, kind: 'file' }] : [];
-      // "D/*": `*` matches '/' too (glob.ts), so everything under D.
-      const dir = v.endsWith('/*') ? v.slice(0, -2) || '/' : undefined;
-      if (dir === undefined || GLOB_SPECIAL.test(dir) || !canonical(dir)) return undefined;
-      return [{ path: dir, kind: 'below' }];
+      // "D/*": `*` matches '/' too (glob.ts), so everything under D; "/*"
+      // is everything. "//*" (say `match "$CWD/*"` run from /) matches
+      // nothing: no resolved path starts with "//".
+      if (v === '/*') return [{ path: '/', kind: 'below' }];
+      if (!v.endsWith('/*')) return undefined;
+      const dir = v.slice(0, -2);
+      if (GLOB_SPECIAL.test(dir)) return undefined;
+      return dir !== '/' && canonical(dir) ? [{ path: dir, kind: 'below' }] : [];
     }
     default:
       return undefined;
   }
+}
+
+/** Whether a read names path `p` (a resolved path). */
+function covers(r: Read, p: string): boolean {
+  const under = r.path === '/' ? p !== '/' : p.startsWith(`${r.path}/`);
+  return r.kind === 'file' ? p === r.path : r.kind === 'tree' ? p === r.path || under : under;
 }
 
 /** Whether two reads name a common path (conservatively: same path counts). */
@@ -540,6 +558,10 @@ function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: 
     calls.push(name);
   }
   if (!reads || calls.length === 0) return { why: 'no open is decided by its path' };
+  // The supervisor refuses other processes' /proc/PID/mem whatever the
+  // policy says; Landlock lets a sandboxed process read its siblings'.
+  const proc = reads.find(r => covers(r, '/proc/1/mem'));
+  if (proc) return { why: `the permit of ${proc.path} (${proc.source}) covers /proc, where other processes' memory is refused whatever the policy says; Landlock would let it be read` };
   const { READ_FILE, READ_DIR, REFER } = LANDLOCK_ACCESS;
   const rules = reads.map(x => ({ path: x.path, kind: x.kind, access: READ_FILE | READ_DIR, source: x.source }));
   // REFER is denied wherever a ruleset does not grant it, handled or not.

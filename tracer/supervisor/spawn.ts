@@ -33,9 +33,11 @@ export function startConfined(file: string, argv: string[], bpf: Buffer, env: No
     n.closeFd(theirs);
   }
   try {
-    // The Landlock ruleset goes with the filter: the helper restricts
-    // itself with it before the filter is in place.
-    n.sendMessage(ours, bpf, rulesetFd === undefined ? [] : [rulesetFd]);
+    // Whether a Landlock ruleset comes, and the ruleset itself, before
+    // the filter: the helper restricts itself with it before the filter is
+    // in place, and refuses to go on if the two do not agree.
+    n.sendMessage(ours, Buffer.from(rulesetFd === undefined ? 'F' : 'R'), rulesetFd === undefined ? [] : [rulesetFd]);
+    n.sendMessage(ours, bpf, []);
     // Blocks until the helper answers or dies (then: EOF, no fd).
     const reply = n.recvMessage(ours, 16)!;
     const listenerFd = reply.fds[0];
