@@ -5,6 +5,8 @@
 #include <linux/seccomp.h>
 #include <stdint.h>
 #include <string>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 // Added in Linux 6.6: wake the target on the supervisor's CPU, which makes a
 // notification round trip about ten times cheaper.
@@ -34,6 +36,13 @@ const char* ErrnoName(int err);
 int32_t ArgInt(const Napi::CallbackInfo& info, size_t i);
 uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i);
+
+// path.cc, for the listener's fast path: normalise as resolvePath does
+// (false: anything but a plain resolved path), and stat or readlink the
+// normalised path as pathCall does (-errno on failure).
+bool FastResolve(int tid, int dirfd, const std::string& path, bool followLast, std::string* out);
+int FastStat(const std::string& path, struct stat* st);
+ssize_t FastReadlink(const std::string& path, char* buf, size_t size);
 
 void InitFilter(Napi::Env env, Napi::Object exports);
 void InitNotify(Napi::Env env, Napi::Object exports);

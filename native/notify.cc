@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/uio.h>
+#include <vector>
 
 namespace systrace {
 
@@ -21,12 +24,77 @@ namespace {
 // busy target cannot starve timers and child-exit events on the loop.
 constexpr int kMaxPerWakeup = 64;
 
+// linux/audit.h: the x86_64 ABI (the fast path serves no other).
+constexpr uint32_t kArchX86_64 = 0xc000003e;
+
+// The fast path: calls the policy decides on their path alone by files and
+// trees (tracer/policy/compile.ts: fastPlan), answered here when the
+// normalised path is one the policy permits. Everything else (a denial to
+// report, a missing directory, /proc, odd flags, an unreadable argument)
+// goes to JS as before, untouched: nothing is performed before that.
+enum class FastOp { kNewfstatat, kStat, kLstat, kReadlink, kReadlinkat };
+
+struct FastRead {
+  std::string path;
+  int kind;  // 0 tree (the path and beneath), 1 file (the path), 2 below (beneath only)
+};
+
+struct FastCall {
+  int nr;
+  FastOp op;
+  std::vector<FastRead> reads;
+  double handled = 0;
+};
+
+bool Covers(const FastRead& r, const std::string& p) {
+  bool under = r.path == "/" ? p != "/" : p.size() > r.path.size() && p.compare(0, r.path.size(), r.path) == 0 && p[r.path.size()] == '/';
+  if (r.kind == 1) return p == r.path;
+  if (r.kind == 0) return p == r.path || under;
+  return under;
+}
+
+// The target's NUL-terminated string at addr, at most max bytes; false on
+// any fault or when it is longer (JS then reports what the kernel would).
+bool ReadTargetString(pid_t pid, uint64_t addr, size_t max, std::string* out) {
+  if (addr == 0) return false;
+  char buf[4096];
+  while (out->size() < max) {
+    size_t chunk = sizeof buf - (addr % sizeof buf);
+    if (chunk > max - out->size()) chunk = max - out->size();
+    struct iovec local = {buf, chunk};
+    struct iovec remote = {reinterpret_cast<void*>(addr), chunk};
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) return false;
+    void* nul = memchr(buf, 0, (size_t)n);
+    if (nul != nullptr) {
+      out->append(buf, (size_t)(static_cast<char*>(nul) - buf));
+      return true;
+    }
+    out->append(buf, (size_t)n);
+    addr += (uint64_t)n;
+  }
+  return false;
+}
+
+int WriteTarget(pid_t pid, uint64_t addr, const void* data, size_t len) {
+  if (len == 0) return 0;
+  if (addr == 0) return -EFAULT;
+  struct iovec local = {const_cast<void*>(data), len};
+  struct iovec remote = {reinterpret_cast<void*>(addr), len};
+  ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+  if (n < 0) return -errno;
+  return (size_t)n == len ? 0 : -EFAULT;
+}
+
 class Listener : public Napi::ObjectWrap<Listener> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Listener", {
       InstanceMethod("start", &Listener::Start),
       InstanceMethod("stop", &Listener::Stop),
+      InstanceMethod("setFast", &Listener::SetFast),
+      InstanceMethod("fastCounts", &Listener::FastCounts),
+      InstanceMethod("stopFast", &Listener::StopFast),
     });
   }
 
@@ -58,6 +126,134 @@ class Listener : public Napi::ObjectWrap<Listener> {
     if (rc < 0) ThrowErrno(env, "uv_poll_start", -rc);
     Ref();  // stay alive while polling
     return env.Undefined();
+  }
+
+  // setFast([{ nr, op, reads: [{ path, kind }] }]): replaces the fast path.
+  Napi::Value SetFast(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "setFast: expected an array");
+    Napi::Array calls = info[0].As<Napi::Array>();
+    std::vector<FastCall> out;
+    for (uint32_t i = 0; i < calls.Length(); i++) {
+      Napi::Object c = calls.Get(i).As<Napi::Object>();
+      FastCall fc;
+      fc.nr = c.Get("nr").As<Napi::Number>().Int32Value();
+      std::string op = c.Get("op").As<Napi::String>().Utf8Value();
+      if (op == "newfstatat") fc.op = FastOp::kNewfstatat;
+      else if (op == "stat") fc.op = FastOp::kStat;
+      else if (op == "lstat") fc.op = FastOp::kLstat;
+      else if (op == "readlink") fc.op = FastOp::kReadlink;
+      else if (op == "readlinkat") fc.op = FastOp::kReadlinkat;
+      else throw Napi::Error::New(env, "setFast: unknown op " + op);
+      Napi::Array reads = c.Get("reads").As<Napi::Array>();
+      for (uint32_t k = 0; k < reads.Length(); k++) {
+        Napi::Object r = reads.Get(k).As<Napi::Object>();
+        std::string path = r.Get("path").As<Napi::String>().Utf8Value();
+        std::string kind = r.Get("kind").As<Napi::String>().Utf8Value();
+        if (path.empty() || path[0] != '/' || path.find('\0') != std::string::npos) throw Napi::Error::New(env, "setFast: bad path " + path);
+        int kd = kind == "tree" ? 0 : kind == "file" ? 1 : kind == "below" ? 2 : -1;
+        if (kd < 0) throw Napi::Error::New(env, "setFast: unknown kind " + kind);
+        fc.reads.push_back({path, kd});
+      }
+      out.push_back(std::move(fc));
+    }
+    fast_ = std::move(out);
+    return env.Undefined();
+  }
+
+  // stopFast(): every call goes to JS from now on (the counts stay).
+  Napi::Value StopFast(const Napi::CallbackInfo& info) {
+    fastOff_ = true;
+    return info.Env().Undefined();
+  }
+
+  // fastCounts() -> how many calls each setFast entry answered, in order.
+  Napi::Value FastCounts(const Napi::CallbackInfo& info) {
+    Napi::Array a = Napi::Array::New(info.Env(), fast_.size());
+    for (size_t i = 0; i < fast_.size(); i++) a.Set((uint32_t)i, fast_[i].handled);
+    return a;
+  }
+
+  // true when the call was answered (or its caller is gone) here.
+  bool TryFast(const struct seccomp_notif& req) {
+    if (fastOff_ || fast_.empty() || req.data.arch != kArchX86_64) return false;
+    FastCall* fc = nullptr;
+    for (auto& c : fast_) {
+      if (c.nr == req.data.nr) fc = &c;
+    }
+    if (fc == nullptr) return false;
+    const auto* a = req.data.args;
+    int dirfd = AT_FDCWD;
+    uint64_t addr = 0, buf = 0;
+    size_t size = 0;
+    bool follow = true;
+    bool link = false;
+    switch (fc->op) {
+      case FastOp::kNewfstatat: {
+        int flags = (int)a[3];
+        if (flags & ~AT_SYMLINK_NOFOLLOW) return false;  // AT_EMPTY_PATH and the rest: JS
+        dirfd = (int)a[0];
+        addr = a[1];
+        buf = a[2];
+        follow = !(flags & AT_SYMLINK_NOFOLLOW);
+        break;
+      }
+      case FastOp::kStat:
+      case FastOp::kLstat:
+        addr = a[0];
+        buf = a[1];
+        follow = fc->op == FastOp::kStat;
+        break;
+      case FastOp::kReadlink:
+      case FastOp::kReadlinkat: {
+        bool at = fc->op == FastOp::kReadlinkat;
+        int n = (int)a[at ? 3 : 2];
+        if (n <= 0) return false;
+        dirfd = at ? (int)a[0] : AT_FDCWD;
+        addr = a[at ? 1 : 0];
+        buf = a[at ? 2 : 1];
+        size = (size_t)n;
+        follow = false;
+        link = true;
+        break;
+      }
+    }
+    std::string raw;
+    if (!ReadTargetString(req.pid, addr, PATH_MAX, &raw) || raw.empty()) return false;
+    std::string path;
+    if (!FastResolve(req.pid, dirfd, raw, follow, &path)) return false;
+    // /proc: the target's own pid shows as /proc/self to the policy.
+    if (path == "/proc" || path.rfind("/proc/", 0) == 0) return false;
+    bool permitted = false;
+    for (const auto& r : fc->reads) permitted = permitted || Covers(r, path);
+    if (!permitted) return false;  // JS decides, reports and answers
+    // What was read from /proc/TID and the target's memory means something
+    // only if TID is still the task that made this call.
+    uint64_t id = req.id;
+    if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) return true;
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = req.id;
+    if (!link) {
+      struct stat st;
+      int rc = FastStat(path, &st);
+      if (rc == 0) rc = WriteTarget(req.pid, buf, &st, sizeof st);
+      resp.error = rc;
+    } else {
+      char out[PATH_MAX];
+      ssize_t n = FastReadlink(path, out, sizeof out);
+      if (n < 0) {
+        resp.error = (int)n;
+      } else {
+        size_t m = (size_t)n < size ? (size_t)n : size;
+        int rc = WriteTarget(req.pid, buf, out, m);
+        if (rc < 0) resp.error = rc;
+        else resp.val = (int64_t)m;
+      }
+    }
+    ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, &resp);  // ENOENT: the target is gone
+    fc->handled++;
+    return true;
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
@@ -102,6 +298,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
         if (errno == ENOENT || errno == EINTR) continue;
         return;
       }
+      if (TryFast(req)) continue;
       Napi::Object n_ = Napi::Object::New(env_);
       n_.Set("id", Napi::BigInt::New(env_, (uint64_t)req.id));
       n_.Set("pid", Napi::Number::New(env_, req.pid));
@@ -117,6 +314,8 @@ class Listener : public Napi::ObjectWrap<Listener> {
   }
 
   int fd_ = -1;
+  std::vector<FastCall> fast_;
+  bool fastOff_ = false;
   uv_poll_t* poll_ = nullptr;
   Napi::FunctionReference callback_;
   Napi::Env env_ = Napi::Env(nullptr);

@@ -463,6 +463,37 @@ Napi::Value Umask(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// The listener's fast path (notify.cc) normalises and acts exactly as
+// resolvePath and pathCall do, without a trip through JS.
+bool FastResolve(int tid, int dirfd, const std::string& path, bool followLast, std::string* out) {
+  if (path.empty()) return false;
+  std::string base = "/";
+  if (path[0] != '/') {
+    std::string link = "/proc/" + std::to_string(tid) + (dirfd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(dirfd));
+    if (!ReadLink(link, &base) || base.empty() || base[0] != '/') return false;
+  }
+  int err = 0;
+  std::string magic;
+  return Resolve(0, tid, base, path, followLast, out, &err, nullptr, &magic) == Resolved::kOk && magic.empty();
+}
+
+int FastStat(const std::string& path, struct stat* st) {
+  std::string name;
+  Fd dir;
+  dir.fd = OpenParent(path, &name);
+  if (dir.fd < 0) return -errno;
+  return fstatat(dir.fd, name.c_str(), st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+ssize_t FastReadlink(const std::string& path, char* buf, size_t size) {
+  std::string name;
+  Fd dir;
+  dir.fd = OpenParent(path, &name);
+  if (dir.fd < 0) return -errno;
+  ssize_t n = readlinkat(dir.fd, name.c_str(), buf, size);
+  return n < 0 ? -errno : n;
+}
+
 void InitPath(Napi::Env env, Napi::Object exports) {
   exports.Set("resolvePath", Napi::Function::New(env, ResolvePath));
   exports.Set("openResolved", Napi::Function::New(env, OpenResolved));

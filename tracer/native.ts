@@ -53,6 +53,12 @@ export interface Listener {
   /** `cb(null)` once when no task uses the filter any more. */
   start(cb: (n: Notification | null) => void): void;
   stop(): void;
+  /** Calls answered in native code when their normalised path is permitted (compile.ts: fastPlan). */
+  setFast(calls: { nr: number; op: string; reads: { path: string; kind: string }[] }[]): void;
+  /** How many calls each setFast entry answered, in order. */
+  fastCounts(): number[];
+  /** From now on every call goes to JS (the policy changed); the counts stay. */
+  stopFast(): void;
 }
 
 /** dirs (when asked): every name looked up on the way (each in its directory); magic: a /proc link kept as a name, and its target. */

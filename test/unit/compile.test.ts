@@ -623,3 +623,18 @@ t.test('landlock: literals that name nothing in the engine grant nothing in Land
   t.match(rulesOf('filename inpath "/proc" then permit'), /not used: the permit of \/proc .*covers \/proc/);
   t.same(rulesOf('filename inpath "/proc/self" then permit'), ['tree /proc/self', 'tree /usr'], '/proc/self alone does not reach other processes');
 });
+
+t.test('fast path: stat and readlink with file and tree rules are answered natively when permitted', async t => {
+  const text = (rules: string): string => `default: deny\nrules:\n  fsread:\n${rules}`;
+  const fast = plan(text('    - filename inpath "/usr" then permit\n    - filename eq "/etc/hosts" then permit\n'), { ...enforcing, reportDefaultDenials: true });
+  t.same(fast.fast.map(f => f.op), ['newfstatat', 'stat', 'lstat', 'readlink', 'readlinkat'], 'every stat and readlink call');
+  t.same(fast.fast[0]?.reads, [{ path: '/usr', kind: 'tree' }, { path: '/etc/hosts', kind: 'file' }]);
+  t.match(place(fast, 'newfstatat').why, /answered in native code/);
+  t.same(plan(text('    - filename re "^/usr/" then permit\n'), { ...enforcing, reportDefaultDenials: true }).fast, [], 're: the supervisor decides');
+  t.same(plan(text('    - filename inpath "/usr" then permit log\n'), { ...enforcing, reportDefaultDenials: true }).fast, [], 'log: every call is reported');
+  t.same(plan(text('    - filename inpath "/usr" then permit\n'), { ...enforcing, notifyAll: true }).fast, [], 'learning records every call');
+  t.same(plan(text('    - filename inpath "/usr" then permit\n').replace('default: deny', 'default: ask'), interactive).fast, [], 'default ask without -a: the user is asked');
+  t.equal(plan(text('    - filename inpath "/usr" then permit\n').replace('default: deny', 'default: ask'), { ...enforcing, reportDefaultDenials: true }).fast.length, 5, 'with -a, ask is deny');
+  const own = plan(`default: deny\nrules:\n  newfstatat: permit\n  fsread:\n    - filename inpath "/usr" then permit\n`, { ...enforcing, reportDefaultDenials: true });
+  t.notOk(own.fast.some(f => f.op === 'newfstatat'), 'a call decided in the kernel needs no fast path');
+});

@@ -124,6 +124,16 @@ export interface Plan {
   landlock?: LandlockPlan;
   /** Why a policy that asked for Landlock does not get it (its calls stay notified). */
   landlockWhy?: string;
+  /** Notified calls the listener answers in native code when the policy permits their path (fastPlan). */
+  fast: FastCall[];
+}
+
+/** A notified call whose permits are files and trees: native code answers those (native/notify.cc). */
+export interface FastCall {
+  name: string;
+  nr: number;
+  op: 'newfstatat' | 'stat' | 'lstat' | 'readlink' | 'readlinkat';
+  reads: { path: string; kind: LandlockRule['kind'] }[];
 }
 
 /** The rules that apply to `name`, in decision order: its own (in file order), then its alias's. */
@@ -462,6 +472,28 @@ function readsOf(e: Expr): Read[] | undefined {
   }
 }
 
+/**
+ * The stat family and readlink, under a policy whose rules for them
+ * permit and deny files and trees only (as landlockReads decides for
+ * opens): the listener answers a call whose normalised path is permitted
+ * in native code, exactly as the supervisor would (no report is due for a
+ * plain permit); anything else still reaches JS. No trade-off: the same
+ * normalisation, the same operation, on strings rather than inodes.
+ */
+function fastPlan(policy: Policy | undefined, calls: Map<string, Placement>, opts: CompileOptions): FastCall[] {
+  if (!policy || policy.emulation !== 'linux' || opts.notifyAll) return [];
+  const out: FastCall[] = [];
+  for (const op of ['newfstatat', 'stat', 'lstat', 'readlink', 'readlinkat'] as const) {
+    const nr = syscallNumber('linux', op);
+    if (nr === undefined || calls.get(op)?.target !== 'user') continue;
+    const r = landlockReads(policy, op, opts);
+    if ('why' in r || r.reads.length === 0) continue;
+    out.push({ name: op, nr, op, reads: r.reads.map(x => ({ path: x.path, kind: x.kind })) });
+    calls.set(op, { ...calls.get(op)!, why: `${calls.get(op)!.why}; permitted paths answered in native code` });
+  }
+  return out;
+}
+
 /** Whether a read names path `p` (a resolved path). */
 function covers(r: Read, p: string): boolean {
   const under = r.path === '/' ? p !== '/' : p.startsWith(`${r.path}/`);
@@ -597,6 +629,7 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
   const arches: ArchPlan[] = [];
   let landlock: LandlockPlan | undefined;
   let landlockWhy: string | undefined;
+  let fast: FastCall[] = [];
   if ([...byEmu.values()].some(p => p.landlock)) {
     const linux = byEmu.get('linux');
     const r = linux?.landlock
@@ -679,10 +712,11 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
       else if (place.action !== filterDefault) rules.push({ nr, action: place.action });
     }
     if (policy) hardenEscapes(emu, policy, calls, rules, filterDefault);
+    if (emu === 'linux') fast = fastPlan(policy, calls, opts);
     spec.arches.push({ arch: ARCH_OF[emu], rules });
     arches.push({ emulation: emu, calls, notified });
   }
-  return { filter: spec, arches, ...(landlock ? { landlock } : {}), ...(landlockWhy ? { landlockWhy } : {}) };
+  return { filter: spec, arches, fast, ...(landlock ? { landlock } : {}), ...(landlockWhy ? { landlockWhy } : {}) };
 }
 
 /**

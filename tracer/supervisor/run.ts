@@ -174,7 +174,18 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   let supervisorRef: Supervisor | undefined;
   let asker: TerminalAsker | MonitorAsker | undefined;
   const report = (line: string): void => reportLine(line);
-  const askerOpts = { env, program, report, reload: (emu: Emulation, p: Policy) => supervisorRef?.reload(emu, p) };
+  // An "always" answer changes the policy: the native fast path, compiled
+  // from the old one, stops, and the supervisor decides from then on.
+  let stopFastPath = (): void => {};
+  const askerOpts = {
+    env,
+    program,
+    report,
+    reload: (emu: Emulation, p: Policy) => {
+      stopFastPath();
+      supervisorRef?.reload(emu, p);
+    },
+  };
   // --gui: the monitor's web page on this machine instead of the terminal.
   let gui: { address: string; token: string; stop(): void } | undefined;
   if (!enforce && opts.gui) {
@@ -303,6 +314,8 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   if (flags < 0 && flags !== -22) report(`systrace: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable (${flags})`);
 
   const listener = new n.Listener(confined.listenerFd);
+  listener.setFast(plan.fast);
+  stopFastPath = () => listener.stopFast();
   let filterGone!: () => void;
   const allGone = new Promise<void>(resolve => (filterGone = resolve));
   listener.start(note => {
@@ -344,9 +357,18 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     report(`systrace: ${supervisor.stats.notifications} calls seen, ${asker.stats.asked} asked, ${asker.stats.rulesWritten} rules written${files.length ? ` to ${files.join(', ')}` : ''}, ${supervisor.stats.denied} denied`);
   }
   if (opts.stats) {
-    const counts = [...supervisor.stats.byCall].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    const byCall = new Map(supervisor.stats.byCall);
+    let total = supervisor.stats.notifications;
+    let native = 0;
+    listener.fastCounts().forEach((k, i) => {
+      const name = plan.fast[i]!.name;
+      byCall.set(name, (byCall.get(name) ?? 0) + k);
+      total += k;
+      native += k;
+    });
+    const counts = [...byCall].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
     const list = counts.map(([name, k]) => `${name} ${k}`).join(', ');
-    writeStderr(`systrace: stats: ${supervisor.stats.notifications} calls notified${list ? `: ${list}` : ''}; ${supervisor.stats.denied} denied\n`);
+    writeStderr(`systrace: stats: ${total} calls notified${list ? `: ${list}` : ''}; ${native} answered in native code; ${supervisor.stats.denied} denied\n`);
   }
   repeats.flush();
   if (logFd !== undefined) fs.closeSync(logFd);
