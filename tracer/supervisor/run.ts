@@ -354,7 +354,8 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   if (asker) {
     asker.close();
     const files = [...asker.files];
-    report(`systrace: ${supervisor.stats.notifications} calls seen, ${asker.stats.asked} asked, ${asker.stats.rulesWritten} rules written${files.length ? ` to ${files.join(', ')}` : ''}, ${supervisor.stats.denied} denied`);
+    const seen = supervisor.stats.notifications + listener.fastCounts().reduce((x, y) => x + y, 0);
+    report(`systrace: ${seen} calls seen, ${asker.stats.asked} asked, ${asker.stats.rulesWritten} rules written${files.length ? ` to ${files.join(', ')}` : ''}, ${supervisor.stats.denied} denied`);
   }
   if (opts.stats) {
     const byCall = new Map(supervisor.stats.byCall);
@@ -366,7 +367,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
       total += k;
       native += k;
     });
-    const counts = [...byCall].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    const counts = [...byCall].filter(([, k]) => k > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
     const list = counts.map(([name, k]) => `${name} ${k}`).join(', ');
     writeStderr(`systrace: stats: ${total} calls notified${list ? `: ${list}` : ''}; ${native} answered in native code; ${supervisor.stats.denied} denied\n`);
   }
