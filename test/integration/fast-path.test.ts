@@ -3,7 +3,7 @@
 // permitted, and reach the supervisor (which reports) otherwise. Each
 // answer must be the one the supervisor would give: checked against the
 // file system from outside, and against the same run with the rules in a
-// form the fast path does not take (a `re` rule).
+// form the fast path does not take (a `re` rule, and a `log` rule).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -70,9 +70,15 @@ t.test('stat and readlink: permitted paths answered natively, the rest by the po
   t.ok(findDenial(fast.stderr, { syscall: 'newfstatat', filename: `${dir}/sec/s` }), 'a denial still reaches the supervisor and is reported');
   const natively = Number(/; (\d+) answered in native code/.exec(fast.stderr)?.[1] ?? -1);
   t.ok(natively >= 10, `most of python's stats were answered natively (${natively})`);
-  // The same, with the permit as a regular expression: the supervisor decides every call.
+  // The same, with the permit as a regular expression and a logged permit
+  // of a path nobody uses: the supervisor decides every call.
   const re = `filename re "^${dir}/pub(/|$)" then permit`;
-  const slow = await run(policyYaml({ bare: true, rules: rules(re) }));
+  const slowRules = rules(re);
+  slowRules.fsread = [`filename eq "${dir}/never" then permit log`, ...(slowRules.fsread as string[])];
+  const slow = await run(policyYaml({ bare: true, rules: slowRules }));
   t.equal(slow.stdout, fast.stdout, `the supervisor answers the same\n${show(slow)}`);
   t.match(slow.stderr, /; 0 answered in native code/, 'and none natively');
+  // A `re` permit beside the tree: paths under the tree are still answered natively.
+  const mixed = await run(policyYaml({ bare: true, rules: rules(`filename re "^${dir}/nothing$" then permit`) }));
+  t.ok(Number(/; (\d+) answered in native code/.exec(mixed.stderr)?.[1] ?? 0) >= 10, `a re permit does not turn the fast path off\n${show(mixed)}`);
 });

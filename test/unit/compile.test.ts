@@ -630,10 +630,16 @@ t.test('fast path: stat and readlink with file and tree rules are answered nativ
   t.same(fast.fast.map(f => f.op), ['newfstatat', 'stat', 'lstat', 'readlink', 'readlinkat'], 'every stat and readlink call');
   t.same(fast.fast[0]?.reads, [{ path: '/usr', kind: 'tree' }, { path: '/etc/hosts', kind: 'file' }]);
   t.match(place(fast, 'newfstatat').why, /answered in native code/);
-  t.same(plan(text('    - filename re "^/usr/" then permit\n'), { ...enforcing, reportDefaultDenials: true }).fast, [], 're: the supervisor decides');
+  t.same(plan(text('    - filename re "^/usr/" then permit\n'), { ...enforcing, reportDefaultDenials: true }).fast, [], 're alone: the supervisor decides');
   t.same(plan(text('    - filename inpath "/usr" then permit log\n'), { ...enforcing, reportDefaultDenials: true }).fast, [], 'log: every call is reported');
   t.same(plan(text('    - filename inpath "/usr" then permit\n'), { ...enforcing, notifyAll: true }).fast, [], 'learning records every call');
-  t.same(plan(text('    - filename inpath "/usr" then permit\n').replace('default: deny', 'default: ask'), interactive).fast, [], 'default ask without -a: the user is asked');
+  t.equal(plan(text('    - filename inpath "/usr" then permit\n').replace('default: deny', 'default: ask'), interactive).fast.length, 5, 'default ask: a permitted path is permitted before the default');
+  const mixed = plan(text('    - filename re "^/opt/[a-z]+$" then permit\n    - filename inpath "/usr" then permit\n    - filename inpath "/secret" then deny\n'), { ...enforcing, reportDefaultDenials: true });
+  t.same(mixed.fast[0]?.reads, [{ path: '/usr', kind: 'tree' }], 'a re permit leaves its own paths to the supervisor, no more');
+  t.same(plan(text('    - filename re "^/usr/secret" then deny\n    - filename inpath "/usr" then permit\n'), { ...enforcing, reportDefaultDenials: true }).fast, [], 'a denial it cannot read: off');
+  t.same(plan(text('    - filename inpath "/usr" then deny\n    - filename inpath "/usr/lib" then permit\n'), { ...enforcing, reportDefaultDenials: true }).fast, [], 'a denial overlapping a permit: off');
+  t.same(plan(text('    - filename inpath "/usr" then ask\n'), interactive).fast, [], 'ask: the user must see the call');
+  t.same(plan(text('    - filename inpath "/opt" then permit log\n    - filename inpath "/usr" then permit\n'), { ...enforcing, reportDefaultDenials: true }).fast, [], 'log anywhere: off');
   t.equal(plan(text('    - filename inpath "/usr" then permit\n').replace('default: deny', 'default: ask'), { ...enforcing, reportDefaultDenials: true }).fast.length, 5, 'with -a, ask is deny');
   const own = plan(`default: deny\nrules:\n  newfstatat: permit\n  fsread:\n    - filename inpath "/usr" then permit\n`, { ...enforcing, reportDefaultDenials: true });
   t.notOk(own.fast.some(f => f.op === 'newfstatat'), 'a call decided in the kernel needs no fast path');

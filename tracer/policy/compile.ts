@@ -473,12 +473,11 @@ function readsOf(e: Expr): Read[] | undefined {
 }
 
 /**
- * The stat family and readlink, under a policy whose rules for them
- * permit and deny files and trees only (as landlockReads decides for
- * opens): the listener answers a call whose normalised path is permitted
- * in native code, exactly as the supervisor would (no report is due for a
- * plain permit); anything else still reaches JS. No trade-off: the same
- * normalisation, the same operation, on strings rather than inodes.
+ * The stat family and readlink: the listener answers a call whose
+ * normalised path one of fastReads' files or trees covers in native code,
+ * exactly as the supervisor would (no report is due for a plain permit);
+ * anything else still reaches JS. No trade-off: the same normalisation,
+ * the same operation, on strings rather than inodes.
  */
 function fastPlan(policy: Policy | undefined, calls: Map<string, Placement>, opts: CompileOptions): FastCall[] {
   if (!policy || policy.emulation !== 'linux' || opts.notifyAll) return [];
@@ -486,9 +485,9 @@ function fastPlan(policy: Policy | undefined, calls: Map<string, Placement>, opt
   for (const op of ['newfstatat', 'stat', 'lstat', 'readlink', 'readlinkat'] as const) {
     const nr = syscallNumber('linux', op);
     if (nr === undefined || calls.get(op)?.target !== 'user') continue;
-    const r = landlockReads(policy, op, opts);
-    if ('why' in r || r.reads.length === 0) continue;
-    out.push({ name: op, nr, op, reads: r.reads.map(x => ({ path: x.path, kind: x.kind })) });
+    const reads = fastReads(policy, op, opts);
+    if (!reads || reads.length === 0) continue;
+    out.push({ name: op, nr, op, reads: reads.map(x => ({ path: x.path, kind: x.kind })) });
     calls.set(op, { ...calls.get(op)!, why: `${calls.get(op)!.why}; permitted paths answered in native code` });
   }
   return out;
@@ -547,6 +546,40 @@ function landlockReads(policy: Policy, name: string, opts: CompileOptions): { re
     if (p) return { why: `${name}: a denial of ${d.path} overlaps the permit of ${p.path} (${p.source}); Landlock only grants` };
   }
   return { reads: permits };
+}
+
+/**
+ * The files and trees a call's rules (its own, then fsread's) permit for
+ * certain: a path one of them covers is permitted whatever else the policy
+ * says, because every other rule that could match first is a plain permit,
+ * and every denial is a file or tree that overlaps no permitted one.
+ * Permits the fast path cannot read (`re`, other globs) only leave their
+ * paths to the supervisor, and the default does not matter: only paths
+ * found here are answered natively. undefined when no path is certain
+ * (an `ask`, `log`, rewrite or elevation, a denial it cannot read, or a
+ * condition known only at run time).
+ */
+function fastReads(policy: Policy, name: string, opts: CompileOptions): Read[] | undefined {
+  const cr = rulesForCall(policy, name, opts.aliases);
+  const applies = (r: Rule): boolean | undefined => !r.condition || conditionHolds(r.condition, opts.user);
+  if ([...cr.own, ...cr.aliases.flatMap(a => a.rules)].some(r => applies(r) === undefined)) return undefined;
+  const fsread = opts.aliases ? (cr.aliases.find(a => a.alias === 'fsread')?.rules ?? []) : [];
+  const permits: Read[] = [];
+  const denies: Read[] = [];
+  for (const r of [...cr.own, ...fsread].filter(x => applies(x))) {
+    const action = kernelAction(effective(r.action, opts.enforce));
+    if (action === undefined) return undefined;
+    if (r.expr.kind === 'true') break; // what follows is never reached
+    const reads = readsOf(r.expr);
+    if (action === SECCOMP_RET.ALLOW) {
+      if (reads) permits.push(...reads);
+      continue;
+    }
+    if (!reads) return undefined;
+    denies.push(...reads);
+  }
+  if (denies.some(d => permits.some(x => overlap(x, d)))) return undefined;
+  return permits;
 }
 
 /** Whether placing `name` permits it outright, in the kernel. */
