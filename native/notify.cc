@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/uio.h>
+#include <unordered_set>
 #include <vector>
 
 namespace systrace {
@@ -34,24 +35,28 @@ constexpr uint32_t kArchX86_64 = 0xc000003e;
 // goes to JS as before, untouched: nothing is performed before that.
 enum class FastOp { kNewfstatat, kStat, kLstat, kReadlink, kReadlinkat };
 
-struct FastRead {
-  std::string path;
-  int kind;  // 0 tree (the path and beneath), 1 file (the path), 2 below (beneath only)
-};
-
+// The permitted reads by kind, for lookups in the path's depth rather than
+// the policy's length (a learned policy names thousands of files).
 struct FastCall {
   int nr;
   FastOp op;
-  std::vector<FastRead> reads;
+  std::unordered_set<std::string> files;  // the path itself
+  std::unordered_set<std::string> trees;  // the path and all beneath it
+  std::unordered_set<std::string> below;  // only what is beneath the path
   double handled = 0;
-};
 
-bool Covers(const FastRead& r, const std::string& p) {
-  bool under = r.path == "/" ? p != "/" : p.size() > r.path.size() && p.compare(0, r.path.size(), r.path) == 0 && p[r.path.size()] == '/';
-  if (r.kind == 1) return p == r.path;
-  if (r.kind == 0) return p == r.path || under;
-  return under;
-}
+  bool Covers(const std::string& p) const {
+    if (files.count(p) || trees.count(p)) return true;
+    // Every proper ancestor of p, longest first, down to "/".
+    std::string a = p;
+    while (a.size() > 1) {
+      size_t slash = a.rfind('/');
+      a.resize(slash == 0 ? 1 : slash);
+      if (trees.count(a) || below.count(a)) return true;
+    }
+    return false;
+  }
+};
 
 // Whether s is well-formed UTF-8. JS carries paths as strings, so a name
 // that is not UTF-8 reaches the supervisor's calls changed (U+FFFD): such
@@ -192,9 +197,10 @@ class Listener : public Napi::ObjectWrap<Listener> {
         std::string path = r.Get("path").As<Napi::String>().Utf8Value();
         std::string kind = r.Get("kind").As<Napi::String>().Utf8Value();
         if (path.empty() || path[0] != '/' || path.find('\0') != std::string::npos) throw Napi::Error::New(env, "setFast: bad path " + path);
-        int kd = kind == "tree" ? 0 : kind == "file" ? 1 : kind == "below" ? 2 : -1;
-        if (kd < 0) throw Napi::Error::New(env, "setFast: unknown kind " + kind);
-        fc.reads.push_back({path, kd});
+        if (kind == "tree") fc.trees.insert(path);
+        else if (kind == "file") fc.files.insert(path);
+        else if (kind == "below") fc.below.insert(path);
+        else throw Napi::Error::New(env, "setFast: unknown kind " + kind);
       }
       out.push_back(std::move(fc));
     }
@@ -265,9 +271,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
     if (!FastResolve(req.pid, dirfd, raw, follow, &path) || !ValidUtf8(path)) return false;
     // /proc: the target's own pid shows as /proc/self to the policy.
     if (path == "/proc" || path.rfind("/proc/", 0) == 0) return false;
-    bool permitted = false;
-    for (const auto& r : fc->reads) permitted = permitted || Covers(r, path);
-    if (!permitted) return false;  // JS decides, reports and answers
+    if (!fc->Covers(path)) return false;  // JS decides, reports and answers
     // What was read from /proc/TID and the target's memory means something
     // only if TID is still the task that made this call.
     uint64_t id = req.id;
