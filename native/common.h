@@ -44,6 +44,47 @@ bool FastResolve(int tid, int dirfd, const std::string& path, bool followLast, s
 int FastStat(const std::string& path, struct stat* st);
 ssize_t FastReadlink(const std::string& path, char* buf, size_t size);
 
+// Whether s is well-formed UTF-8. JS carries paths as strings: a name that
+// is not UTF-8 would reach it changed (U+FFFD), and then name another file.
+// Such paths are refused (EILSEQ) where they are read, never mangled.
+inline bool ValidUtf8(const std::string& s) {
+  size_t i = 0;
+  const size_t len = s.size();
+  while (i < len) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= len) return false;  // continuation bytes i+1 .. i+n must exist
+    for (size_t k = 1; k <= n; k++) {
+      unsigned char d = (unsigned char)s[i + k];
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 void InitFilter(Napi::Env env, Napi::Object exports);
 void InitNotify(Napi::Env env, Napi::Object exports);
 void InitProc(Napi::Env env, Napi::Object exports);

@@ -216,6 +216,8 @@ Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   }
   if (!magic.empty()) o.Set("magic", magic);
   if (r == Resolved::kError) return Napi::Number::New(env, -err);
+  // A cwd, dirfd or symlink text that is not UTF-8: see ValidUtf8.
+  if (!ValidUtf8(out) || !ValidUtf8(magic)) return Napi::Number::New(env, -EILSEQ);
   if (r == Resolved::kMissing) {
     o.Set("missing", out);
     o.Set("errno", err);

@@ -22,13 +22,16 @@ namespace {
 constexpr size_t kPage = 4096;
 constexpr size_t kMaxRead = 1 << 20;
 
-// procReadString(pid, addr, max) -> string | -errno
+// procReadString(pid, addr, max, utf8) -> string | -errno
 // Stops at the first NUL; ENAMETOOLONG when none is found within max bytes.
+// utf8 (paths, link texts, attribute names): EILSEQ when the bytes are not
+// UTF-8, which a JS string cannot carry unchanged.
 Napi::Value ReadString(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid = ArgInt(info, 0);
   uint64_t addr = ArgU64(info, 1);
   int32_t max = ArgInt(info, 2);
+  bool strict = info.Length() > 3 && info[3].ToBoolean();
   if (max <= 0 || (size_t)max > kMaxRead) throw Napi::RangeError::New(env, "procReadString: bad max");
   if (addr == 0) return Napi::Number::New(env, -EFAULT);
   std::string out;
@@ -43,6 +46,7 @@ Napi::Value ReadString(const Napi::CallbackInfo& info) {
     void* nul = memchr(buf, 0, (size_t)n);
     if (nul != nullptr) {
       out.append(buf, (size_t)(static_cast<char*>(nul) - buf));
+      if (strict && !ValidUtf8(out)) return Napi::Number::New(env, -EILSEQ);
       return Napi::String::New(env, out);
     }
     out.append(buf, (size_t)n);

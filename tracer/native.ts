@@ -85,7 +85,8 @@ interface Addon {
   notifySetFlags(fd: number, flags: number): number;
   SYNC_WAKE_UP: number;
   FLAG_CONTINUE: number;
-  procReadString(pid: number, addr: bigint, max: number): string | number;
+  /** utf8: -EILSEQ for bytes that are not UTF-8 (a path must reach us unchanged). */
+  procReadString(pid: number, addr: bigint, max: number, utf8?: boolean): string | number;
   procReadMemory(pid: number, addr: bigint, len: number): Buffer | number;
   procWriteMemory(pid: number, addr: bigint, data: Buffer): number;
   /** thread: PIDFD_THREAD (Linux 6.9), so that a tid will do. */

@@ -578,7 +578,7 @@ export class Supervisor {
       case 'symlink':
       case 'symlinkat': {
         const textAddr = a[0]!;
-        const text = this.n.procReadString(note.pid, textAddr, PATH_MAX);
+        const text = this.n.procReadString(note.pid, textAddr, PATH_MAX, true);
         if (typeof text === 'number') return text;
         base.linkname = text;
         const where = name === 'symlink' ? { dirfd: AT_FDCWD, addr: a[1]! } : { dirfd: s32(a[1]), addr: a[2]! };
@@ -736,8 +736,15 @@ export class Supervisor {
     };
   }
 
+  /**
+   * A path argument. Bytes that are not UTF-8 are refused (EILSEQ): a JS
+   * string would carry them changed, and the check and the call would then
+   * be about another name than the program's.
+   */
   private readPath(note: Notification, addr: bigint): string | number {
-    return this.n.procReadString(note.pid, addr, PATH_MAX);
+    const r = this.n.procReadString(note.pid, addr, PATH_MAX, true);
+    if (r === -errnoOf('EILSEQ')) this.opts.report(`systrace: a path that is not UTF-8 cannot be checked here: refused with EILSEQ (pid ${note.pid})`);
+    return r;
   }
 
   /**
@@ -1298,7 +1305,7 @@ export class Supervisor {
   private xattrRead(note: Notification, view: CallView, name: string): Prepared | number {
     const a = note.args;
     const list = name.includes('list');
-    const attr = list ? undefined : this.n.procReadString(note.pid, a[1]!, 256);
+    const attr = list ? undefined : this.n.procReadString(note.pid, a[1]!, 256, true);
     if (typeof attr === 'number') return attr;
     const bufAddr = list ? a[1]! : a[2]!;
     const size = u32(list ? a[2] : a[3]);
@@ -1312,7 +1319,7 @@ export class Supervisor {
 
   private xattrWrite(note: Notification, view: CallView, name: string): Prepared | number {
     const a = note.args;
-    const attr = this.n.procReadString(note.pid, a[1]!, 256);
+    const attr = this.n.procReadString(note.pid, a[1]!, 256, true);
     if (typeof attr === 'number') return attr;
     let value: Buffer | undefined;
     if (name.includes('set')) {
