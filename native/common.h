@@ -37,6 +37,12 @@ int32_t ArgInt(const Napi::CallbackInfo& info, size_t i);
 uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i);
 
+// proc.cc: the target's NUL-terminated string at addr (at most max bytes;
+// -ENAMETOOLONG without a NUL), and a write of len bytes at addr (all of
+// them or -errno; -EFAULT for a short write). 0 on success.
+int ReadTargetString(pid_t pid, uint64_t addr, size_t max, std::string* out);
+int WriteTarget(pid_t pid, uint64_t addr, const void* data, size_t len);
+
 // path.cc, for the listener's fast path: normalise as resolvePath does
 // (false: anything but a plain resolved path), and stat or readlink the
 // normalised path as pathCall does (-errno on failure).

@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sys/uio.h>
 #include <unordered_set>
 #include <vector>
 
@@ -57,39 +56,6 @@ struct FastCall {
     return false;
   }
 };
-
-// The target's NUL-terminated string at addr, at most max bytes; false on
-// any fault or when it is longer (JS then reports what the kernel would).
-bool ReadTargetString(pid_t pid, uint64_t addr, size_t max, std::string* out) {
-  if (addr == 0) return false;
-  char buf[4096];
-  while (out->size() < max) {
-    size_t chunk = sizeof buf - (addr % sizeof buf);
-    if (chunk > max - out->size()) chunk = max - out->size();
-    struct iovec local = {buf, chunk};
-    struct iovec remote = {reinterpret_cast<void*>(addr), chunk};
-    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (n <= 0) return false;
-    void* nul = memchr(buf, 0, (size_t)n);
-    if (nul != nullptr) {
-      out->append(buf, (size_t)(static_cast<char*>(nul) - buf));
-      return true;
-    }
-    out->append(buf, (size_t)n);
-    addr += (uint64_t)n;
-  }
-  return false;
-}
-
-int WriteTarget(pid_t pid, uint64_t addr, const void* data, size_t len) {
-  if (len == 0) return 0;
-  if (addr == 0) return -EFAULT;
-  struct iovec local = {const_cast<void*>(data), len};
-  struct iovec remote = {reinterpret_cast<void*>(addr), len};
-  ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
-  if (n < 0) return -errno;
-  return (size_t)n == len ? 0 : -EFAULT;
-}
 
 class Listener : public Napi::ObjectWrap<Listener> {
  public:
@@ -225,7 +191,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
       }
     }
     std::string raw;
-    if (!ReadTargetString(req.pid, addr, PATH_MAX, &raw) || raw.empty() || !ValidUtf8(raw)) return false;
+    if (ReadTargetString(req.pid, addr, PATH_MAX, &raw) < 0 || raw.empty() || !ValidUtf8(raw)) return false;
     std::string path;
     if (!FastResolve(req.pid, dirfd, raw, follow, &path) || !ValidUtf8(path)) return false;
     // /proc: the target's own pid shows as /proc/self to the policy.

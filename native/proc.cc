@@ -18,9 +18,42 @@
 namespace systrace {
 
 namespace {
-
 constexpr size_t kPage = 4096;
 constexpr size_t kMaxRead = 1 << 20;
+}  // namespace
+
+int ReadTargetString(pid_t pid, uint64_t addr, size_t max, std::string* out) {
+  if (addr == 0) return -EFAULT;
+  char buf[kPage];
+  while (out->size() < max) {
+    size_t chunk = kPage - (addr % kPage);
+    if (chunk > max - out->size()) chunk = max - out->size();
+    struct iovec local = {buf, chunk};
+    struct iovec remote = {reinterpret_cast<void*>(addr), chunk};
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) return n < 0 ? -errno : -EFAULT;
+    void* nul = memchr(buf, 0, (size_t)n);
+    if (nul != nullptr) {
+      out->append(buf, (size_t)(static_cast<char*>(nul) - buf));
+      return 0;
+    }
+    out->append(buf, (size_t)n);
+    addr += (uint64_t)n;
+  }
+  return -ENAMETOOLONG;
+}
+
+int WriteTarget(pid_t pid, uint64_t addr, const void* data, size_t len) {
+  if (len == 0) return 0;
+  if (addr == 0) return -EFAULT;
+  struct iovec local = {const_cast<void*>(data), len};
+  struct iovec remote = {reinterpret_cast<void*>(addr), len};
+  ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+  if (n < 0) return -errno;
+  return (size_t)n == len ? 0 : -EFAULT;
+}
+
+namespace {
 
 // procReadString(pid, addr, max, utf8) -> string | -errno
 // Stops at the first NUL; ENAMETOOLONG when none is found within max bytes.
@@ -33,26 +66,11 @@ Napi::Value ReadString(const Napi::CallbackInfo& info) {
   int32_t max = ArgInt(info, 2);
   bool strict = info.Length() > 3 && info[3].ToBoolean();
   if (max <= 0 || (size_t)max > kMaxRead) throw Napi::RangeError::New(env, "procReadString: bad max");
-  if (addr == 0) return Napi::Number::New(env, -EFAULT);
   std::string out;
-  char buf[kPage];
-  while (out.size() < (size_t)max) {
-    size_t chunk = kPage - (addr % kPage);
-    if (chunk > (size_t)max - out.size()) chunk = (size_t)max - out.size();
-    struct iovec local = {buf, chunk};
-    struct iovec remote = {reinterpret_cast<void*>(addr), chunk};
-    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (n <= 0) return Napi::Number::New(env, n < 0 ? -errno : -EFAULT);
-    void* nul = memchr(buf, 0, (size_t)n);
-    if (nul != nullptr) {
-      out.append(buf, (size_t)(static_cast<char*>(nul) - buf));
-      if (strict && !ValidUtf8(out)) return Napi::Number::New(env, -EILSEQ);
-      return Napi::String::New(env, out);
-    }
-    out.append(buf, (size_t)n);
-    addr += (uint64_t)n;
-  }
-  return Napi::Number::New(env, -ENAMETOOLONG);
+  int rc = ReadTargetString(pid, addr, (size_t)max, &out);
+  if (rc < 0) return Napi::Number::New(env, rc);
+  if (strict && !ValidUtf8(out)) return Napi::Number::New(env, -EILSEQ);
+  return Napi::String::New(env, out);
 }
 
 // procReadMemory(pid, addr, len) -> Buffer | -errno (all of it or an error)
@@ -80,14 +98,7 @@ Napi::Value WriteMemory(const Napi::CallbackInfo& info) {
   uint64_t addr = ArgU64(info, 1);
   if (!info[2].IsBuffer()) throw Napi::TypeError::New(env, "procWriteMemory: expected a Buffer");
   Napi::Buffer<char> data = info[2].As<Napi::Buffer<char>>();
-  if (data.Length() == 0) return Napi::Number::New(env, 0);
-  if (addr == 0) return Napi::Number::New(env, -EFAULT);
-  struct iovec local = {data.Data(), data.Length()};
-  struct iovec remote = {reinterpret_cast<void*>(addr), data.Length()};
-  ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
-  if (n < 0) return Napi::Number::New(env, -errno);
-  if ((size_t)n != data.Length()) return Napi::Number::New(env, -EFAULT);
-  return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, WriteTarget(pid, addr, data.Data(), data.Length()));
 }
 
 // Added in Linux 6.9: a pidfd for one thread, not only a thread-group
