@@ -180,6 +180,19 @@ Resolved Resolve(int tgid, int tid, const std::string& base, const std::string& 
     }
   }
   *out = Join(done);
+  // A trailing slash asks for a directory: "file/" is ENOTDIR to the
+  // kernel, for stat as for unlink (which must not remove the file), and
+  // so is "link/" where the last symlink is not followed (unlink, rmdir,
+  // rename; lstat and readlink would follow it and get ENOTDIR here
+  // instead: an error either way, never another object). A name that
+  // does not exist yet is left to the call (mkdir "new/" is fine).
+  if (path.size() > 1 && path.back() == '/' && !done.empty()) {
+    struct stat st;
+    if (lstat(out->c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      *err = ENOTDIR;
+      return Resolved::kMissing;
+    }
+  }
   return Resolved::kOk;
 }
 

@@ -8,7 +8,7 @@ import t from 'tap';
 import { makeFiles } from '../helpers/files.js';
 import { policyYaml } from '../helpers/policy.js';
 import { denialLines, runConfined, show } from '../helpers/systrace.js';
-import { integrationSkip } from '../helpers/unpriv.js';
+import { integrationSkip, runUnpriv } from '../helpers/unpriv.js';
 
 const skip = integrationSkip();
 
@@ -67,4 +67,39 @@ t.test('control and bidi characters in a path are escaped in the denial line', {
   t.equal(lines.length, 1, `one denial line for the path\n${show(r)}`);
   t.notMatch(r.stderr, /\x1b|\r|\u202e/, 'no raw escape, carriage return or bidi override reaches the terminal');
   t.match(lines[0] ?? '', /filename: \/tmp\/\\x1b\[2K\\x0dsystrace: permit \\u202efdp\.exe, errno: EPERM/, 'they are shown escaped');
+});
+
+t.test('a trailing slash asks for a directory, as the kernel says: "file/" is never the file', { skip }, async t => {
+  const dir = makeFiles(t, { 'f': 'keep me\n', 'd/x': 'x' }, { writableByNobody: true });
+  fs.symlinkSync('d', path.join(dir, 'ld'));
+  fs.symlinkSync('f', path.join(dir, 'lf'));
+  const code = [
+    'import os',
+    `D = ${JSON.stringify(dir + '/')}`,
+    'def t(label, f):',
+    '    try:',
+    '        r = f()',
+    '        print(label, "OK" if r is None else r)',
+    '    except OSError as e:',
+    '        print(label, "ERR", e.strerror)',
+    't("stat-file/", lambda: os.stat(D + "f/").st_size)',
+    't("stat-dir/", lambda: bool(os.stat(D + "d/")))',
+    't("stat-link-to-dir/", lambda: bool(os.stat(D + "ld/")))',
+    't("lstat-link-to-file/", lambda: bool(os.lstat(D + "lf/")))',
+    't("open-file/", lambda: os.open(D + "f/", os.O_RDONLY))',
+    't("unlink-file/", lambda: os.unlink(D + "f/"))',
+    't("unlink-link/", lambda: os.unlink(D + "lf/"))',
+    't("rename-file/", lambda: os.rename(D + "f/", D + "g"))',
+    't("mkdir-new/", lambda: os.mkdir(D + "new/"))',
+    't("rmdir-new/", lambda: os.rmdir(D + "new/"))',
+  ].join('\n');
+  const policy = policyYaml({
+    rules: { fsread: [`filename inpath "${dir}" then permit`], fswrite: [`filename inpath "${dir}" then permit`], newfstatat: [`filename inpath "${dir}" then permit`] },
+  });
+  // The kernel's answers first: they change nothing (every call on "f/" fails, new/ comes and goes).
+  const native = await runUnpriv(python(code));
+  const confined = await runConfined(t, policy, python(code));
+  t.equal(native.stdout.split('\n').length, 11, `the oracle ran\n${show(native)}`);
+  t.equal(confined.stdout, native.stdout, `the same answers as the kernel's\n${show(confined)}`);
+  t.equal(fs.readFileSync(path.join(dir, 'f'), 'utf8'), 'keep me\n', 'unlink("f/") removed nothing');
 });
