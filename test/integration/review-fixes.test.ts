@@ -92,6 +92,8 @@ t.test('a trailing slash asks for a directory, as the kernel says: "file/" is ne
     't("rename-file/", lambda: os.rename(D + "f/", D + "g"))',
     't("mkdir-new/", lambda: os.mkdir(D + "new/"))',
     't("rmdir-new/", lambda: os.rmdir(D + "new/"))',
+    't("create-new/", lambda: os.open(D + "new/", os.O_CREAT | os.O_WRONLY, 0o644))',
+    't("created", lambda: os.path.exists(D + "new"))',
   ].join('\n');
   const policy = policyYaml({
     rules: { fsread: [`filename inpath "${dir}" then permit`], fswrite: [`filename inpath "${dir}" then permit`], newfstatat: [`filename inpath "${dir}" then permit`] },
@@ -99,7 +101,7 @@ t.test('a trailing slash asks for a directory, as the kernel says: "file/" is ne
   // The kernel's answers first: they change nothing (every call on "f/" fails, new/ comes and goes).
   const native = await runUnpriv(python(code));
   const confined = await runConfined(t, policy, python(code));
-  t.equal(native.stdout.split('\n').length, 11, `the oracle ran\n${show(native)}`);
+  t.equal(native.stdout.split('\n').length, 13, `the oracle ran\n${show(native)}`);
   t.equal(confined.stdout, native.stdout, `the same answers as the kernel's\n${show(confined)}`);
   t.equal(fs.readFileSync(path.join(dir, 'f'), 'utf8'), 'keep me\n', 'unlink("f/") removed nothing');
 });

@@ -818,6 +818,9 @@ export class Supervisor {
           this.opts.report(`systrace: O_PATH open of ${norm.shown} cannot be checked race-free (${race}): denied (pid ${note.pid})`);
           return fail(-errnoOf('EPERM'));
         }
+        // The kernel refuses a create through a trailing slash before it
+        // looks the name up; the normalised path has lost the slash.
+        if (flags & O_CREAT && raw.endsWith('/')) return fail(-errnoOf('EISDIR'));
         const creating = (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
         const m = creating ? mode & ~this.umask(note.pid) & 0o7777 : 0;
         // A kept /proc magic link must still lead to the object checked.
