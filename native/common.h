@@ -43,12 +43,13 @@ std::string ArgString(const Napi::CallbackInfo& info, size_t i);
 int ReadTargetString(pid_t pid, uint64_t addr, size_t max, std::string* out);
 int WriteTarget(pid_t pid, uint64_t addr, const void* data, size_t len);
 
-// path.cc, for the listener's fast path: normalise as resolvePath does
-// (false: anything but a plain resolved path), and stat or readlink the
-// normalised path as pathCall does (-errno on failure).
+// path.cc: normalise as resolvePath does, for the listener's fast path
+// (false: anything but a plain resolved path); and stat or readlink a
+// normalised path, for pathCall and the fast path alike (-errno on
+// failure).
 bool FastResolve(int tid, int dirfd, const std::string& path, bool followLast, std::string* out);
-int FastStat(const std::string& path, struct stat* st);
-ssize_t FastReadlink(const std::string& path, char* buf, size_t size);
+int StatNormalised(const std::string& path, struct stat* st);
+ssize_t ReadlinkNormalised(const std::string& path, char* buf, size_t size);
 
 // Whether s is well-formed UTF-8. JS carries paths as strings: a name that
 // is not UTF-8 would reach it changed (U+FFFD), and then name another file.

@@ -206,12 +206,12 @@ class Listener : public Napi::ObjectWrap<Listener> {
     resp.id = req.id;
     if (!link) {
       struct stat st;
-      int rc = FastStat(path, &st);
+      int rc = StatNormalised(path, &st);
       if (rc == 0) rc = WriteTarget(req.pid, buf, &st, sizeof st);
       resp.error = rc;
     } else {
       char out[PATH_MAX];
-      ssize_t n = FastReadlink(path, out, sizeof out);
+      ssize_t n = ReadlinkNormalised(path, out, sizeof out);
       if (n < 0) {
         resp.error = (int)n;
       } else {

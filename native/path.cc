@@ -196,6 +196,16 @@ Resolved Resolve(int tgid, int tid, const std::string& base, const std::string& 
   return Resolved::kOk;
 }
 
+// Where a relative path starts for task tid: its cwd, or the directory its
+// dirfd is open on (0, or -errno as the kernel would give: EBADF for an fd
+// that is not open, ENOTDIR for one that names no directory path).
+int BaseOf(int tid, int dirfd, std::string* base) {
+  std::string link = "/proc/" + std::to_string(tid) + (dirfd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(dirfd));
+  if (!ReadLink(link, base)) return errno == ENOENT ? -EBADF : -errno;
+  if (base->empty() || (*base)[0] != '/') return -ENOTDIR;
+  return 0;
+}
+
 // resolvePath(tgid, tid, dirfd, path, followLast) -> (tgid 0: looked up when needed)
 //   {path: string} | {missing: string, errno: number} | -errno
 // `missing`: a directory on the way does not exist; the path is normalised
@@ -211,9 +221,8 @@ Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   bool followLast = info[4].ToBoolean();
   std::string base = "/";
   if (path.empty() || path[0] != '/') {
-    std::string link = "/proc/" + std::to_string(tid) + (dirfd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(dirfd));
-    if (!ReadLink(link, &base)) return Napi::Number::New(env, errno == ENOENT ? -EBADF : -errno);
-    if (base.empty() || base[0] != '/') return Napi::Number::New(env, -ENOTDIR);
+    int rc = BaseOf(tid, dirfd, &base);
+    if (rc < 0) return Napi::Number::New(env, rc);
   }
   std::string out;
   int err = 0;
@@ -297,18 +306,25 @@ Napi::Value PathCall(const Napi::CallbackInfo& info) {
   int64_t a = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
   int64_t b = info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : 0;
   auto result = [&env](int rc) { return Napi::Number::New(env, rc < 0 ? -errno : rc); };
+  // Shared with the listener's fast path (they open the parent themselves).
+  if (op == "stat" || op == "lstat") {
+    struct stat st;
+    int rc = StatNormalised(path, &st);
+    if (rc < 0) return Napi::Number::New(env, rc);
+    return Napi::Buffer<char>::Copy(env, reinterpret_cast<char*>(&st), sizeof st);
+  }
+  if (op == "readlink") {
+    char buf[PATH_MAX];
+    ssize_t n = ReadlinkNormalised(path, buf, sizeof buf);
+    if (n < 0) return Napi::Number::New(env, (double)n);
+    return Napi::Buffer<char>::Copy(env, buf, (size_t)n);
+  }
+
   std::string name;
   Fd dir;
   dir.fd = OpenParent(path, &name);
   if (dir.fd < 0) return Napi::Number::New(env, -errno);
 
-  if (op == "stat" || op == "lstat") {
-    // The normalised path has its last symlink resolved already for stat,
-    // and kept for lstat: both look at exactly that name, no following.
-    struct stat st;
-    if (fstatat(dir.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) return Napi::Number::New(env, -errno);
-    return Napi::Buffer<char>::Copy(env, reinterpret_cast<char*>(&st), sizeof st);
-  }
   if (op == "statx") {
     struct statx stx;
     if (statx(dir.fd, name.c_str(), AT_SYMLINK_NOFOLLOW | (int)(b & AT_STATX_SYNC_TYPE), (unsigned)a, &stx) < 0)
@@ -316,12 +332,6 @@ Napi::Value PathCall(const Napi::CallbackInfo& info) {
     return Napi::Buffer<char>::Copy(env, reinterpret_cast<char*>(&stx), sizeof stx);
   }
   if (op == "access") return result(faccessat(dir.fd, name.c_str(), (int)a, AT_SYMLINK_NOFOLLOW | (int)(b & AT_EACCESS)));
-  if (op == "readlink") {
-    char buf[PATH_MAX];
-    ssize_t n = readlinkat(dir.fd, name.c_str(), buf, sizeof buf);
-    if (n < 0) return Napi::Number::New(env, -errno);
-    return Napi::Buffer<char>::Copy(env, buf, (size_t)n);
-  }
   if (op == "unlink") return result(unlinkat(dir.fd, name.c_str(), 0));
   if (op == "rmdir") return result(unlinkat(dir.fd, name.c_str(), AT_REMOVEDIR));
   if (op == "mkdir") return result(mkdirat(dir.fd, name.c_str(), (mode_t)a));
@@ -478,21 +488,20 @@ Napi::Value Umask(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// The listener's fast path (notify.cc) normalises and acts exactly as
-// resolvePath and pathCall do, without a trip through JS.
+// The listener's fast path (notify.cc) normalises as resolvePath does, and
+// acts through the same functions as pathCall, without a trip through JS.
 bool FastResolve(int tid, int dirfd, const std::string& path, bool followLast, std::string* out) {
   if (path.empty()) return false;
   std::string base = "/";
-  if (path[0] != '/') {
-    std::string link = "/proc/" + std::to_string(tid) + (dirfd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(dirfd));
-    if (!ReadLink(link, &base) || base.empty() || base[0] != '/') return false;
-  }
+  if (path[0] != '/' && BaseOf(tid, dirfd, &base) < 0) return false;
   int err = 0;
   std::string magic;
   return Resolve(0, tid, base, path, followLast, out, &err, nullptr, &magic) == Resolved::kOk && magic.empty();
 }
 
-int FastStat(const std::string& path, struct stat* st) {
+// The normalised path has its last symlink resolved already for stat, and
+// kept for lstat: both look at exactly that name, no following.
+int StatNormalised(const std::string& path, struct stat* st) {
   std::string name;
   Fd dir;
   dir.fd = OpenParent(path, &name);
@@ -500,7 +509,7 @@ int FastStat(const std::string& path, struct stat* st) {
   return fstatat(dir.fd, name.c_str(), st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-ssize_t FastReadlink(const std::string& path, char* buf, size_t size) {
+ssize_t ReadlinkNormalised(const std::string& path, char* buf, size_t size) {
   std::string name;
   Fd dir;
   dir.fd = OpenParent(path, &name);

@@ -402,10 +402,10 @@ export const LANDLOCK_ACCESS = { READ_FILE: 1n << 2n, READ_DIR: 1n << 3n, REFER:
  * the ruleset grants everywhere (the kernel still refuses a move that
  * would make a file readable that was not).
  */
-export const LANDLOCK_MIN_ABI = 2;
+const LANDLOCK_MIN_ABI = 2;
 
 /** Flags that make an open other than fsread's plain read (aliases.ts: openFlagsAlias), and O_PATH, which Landlock does not check. */
-export const NOT_A_READ = O_ACCMODE | O_CREAT | O_TRUNC | __O_TMPFILE | O_PATH;
+const NOT_A_READ = O_ACCMODE | O_CREAT | O_TRUNC | __O_TMPFILE | O_PATH;
 
 /** The open calls whose read-only opens can go to Landlock, and where their flags are. */
 const LANDLOCK_OPEN_FLAGS: Readonly<Record<string, number>> = { open: 1, openat: 2 };
@@ -494,15 +494,14 @@ function fastPlan(policy: Policy | undefined, calls: Map<string, Placement>, opt
 }
 
 /** Whether a read names path `p` (a resolved path). */
-function covers(r: Read, p: string): boolean {
+export function covers(r: Pick<LandlockRule, 'path' | 'kind'>, p: string): boolean {
   const under = r.path === '/' ? p !== '/' : p.startsWith(`${r.path}/`);
   return r.kind === 'file' ? p === r.path : r.kind === 'tree' ? p === r.path || under : under;
 }
 
-/** Whether two reads name a common path (conservatively: same path counts). */
+/** Whether two reads name a common path (conservatively: the same path counts). */
 function overlap(a: Read, b: Read): boolean {
-  const under = (x: Read, y: Read): boolean => x.kind !== 'file' && (x.path === '/' ? y.path !== '/' : y.path.startsWith(`${x.path}/`));
-  return a.path === b.path || under(a, b) || under(b, a);
+  return a.path === b.path || covers(a, b.path) || covers(b, a.path);
 }
 
 /**
@@ -512,17 +511,26 @@ function overlap(a: Read, b: Read): boolean {
  * decides them exactly as the engine would, but for the errno (EACCES)
  * and the report (none).
  */
-function landlockReads(policy: Policy, name: string, opts: CompileOptions): { reads: (Read & { source: string })[] } | { why: string } {
+/**
+ * The rules that decide a read of `name`, in the engine's order (its own,
+ * then fsread's), for this user; undefined when a condition on the user
+ * is known only at run time.
+ */
+function readRules(policy: Policy, name: string, opts: CompileOptions): Rule[] | undefined {
   const cr = rulesForCall(policy, name, opts.aliases);
   const applies = (r: Rule): boolean | undefined => !r.condition || conditionHolds(r.condition, opts.user);
-  if ([...cr.own, ...cr.aliases.flatMap(a => a.rules)].some(r => applies(r) === undefined)) {
-    return { why: `${name}: a condition on the user is known only at run time` };
-  }
+  if ([...cr.own, ...cr.aliases.flatMap(a => a.rules)].some(r => applies(r) === undefined)) return undefined;
   const fsread = opts.aliases ? (cr.aliases.find(a => a.alias === 'fsread')?.rules ?? []) : [];
+  return [...cr.own, ...fsread].filter(x => applies(x));
+}
+
+function landlockReads(policy: Policy, name: string, opts: CompileOptions): { reads: (Read & { source: string })[] } | { why: string } {
+  const list = readRules(policy, name, opts);
+  if (!list) return { why: `${name}: a condition on the user is known only at run time` };
   const permits: (Read & { source: string })[] = [];
   const denies: Read[] = [];
   let ended = false;
-  for (const r of [...cr.own, ...fsread].filter(x => applies(x))) {
+  for (const r of list) {
     const where = `${r.pos.file || 'policy'}:${r.pos.line}`;
     const action = kernelAction(effective(r.action, opts.enforce));
     if (action === undefined) return { why: `${where}: the rule asks, logs, elevates or rewrites` };
@@ -560,13 +568,11 @@ function landlockReads(policy: Policy, name: string, opts: CompileOptions): { re
  * condition known only at run time).
  */
 function fastReads(policy: Policy, name: string, opts: CompileOptions): Read[] | undefined {
-  const cr = rulesForCall(policy, name, opts.aliases);
-  const applies = (r: Rule): boolean | undefined => !r.condition || conditionHolds(r.condition, opts.user);
-  if ([...cr.own, ...cr.aliases.flatMap(a => a.rules)].some(r => applies(r) === undefined)) return undefined;
-  const fsread = opts.aliases ? (cr.aliases.find(a => a.alias === 'fsread')?.rules ?? []) : [];
+  const list = readRules(policy, name, opts);
+  if (!list) return undefined;
   const permits: Read[] = [];
   const denies: Read[] = [];
-  for (const r of [...cr.own, ...fsread].filter(x => applies(x))) {
+  for (const r of list) {
     const action = kernelAction(effective(r.action, opts.enforce));
     if (action === undefined) return undefined;
     if (r.expr.kind === 'true') break; // what follows is never reached

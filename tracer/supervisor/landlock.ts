@@ -3,9 +3,8 @@
 // check that saves a confusing failure: Landlock checks read access at
 // exec too, so the program and its ELF interpreter must be readable.
 import fs from 'node:fs';
-import type { LandlockRule } from '../native.js';
 import { native } from '../native.js';
-import type { LandlockPlan } from '../policy/compile.js';
+import { covers, type LandlockPlan } from '../policy/compile.js';
 
 export interface Ruleset {
   fd: number;
@@ -13,21 +12,8 @@ export interface Ruleset {
   skipped: { index: number; path: string; why: string }[];
 }
 
-/** Whether a granted rule covers a canonical path. */
-export function covers(rule: Pick<LandlockRule, 'path' | 'kind'>, p: string): boolean {
-  const under = rule.path === '/' ? p !== '/' : p.startsWith(`${rule.path}/`);
-  switch (rule.kind) {
-    case 'file':
-      return p === rule.path;
-    case 'tree':
-      return p === rule.path || under;
-    case 'below':
-      return under;
-  }
-}
-
 /** PT_INTERP of an ELF file (the dynamic loader it names), if any. */
-export function elfInterpreter(file: string): string | undefined {
+function elfInterpreter(file: string): string | undefined {
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, 'r');
@@ -57,7 +43,7 @@ export function elfInterpreter(file: string): string | undefined {
 }
 
 /** What the kernel reads to exec `file`: the file, a #! interpreter, and the ELF interpreter of the binary reached. */
-export function execChain(file: string): string[] {
+function execChain(file: string): string[] {
   const chain = [file];
   let head = '';
   try {
