@@ -96,6 +96,10 @@ interface Addon {
   /** flock(LOCK_EX) or LOCK_UN: 0 or -errno. */
   fileLock(fd: number, lock: boolean): number;
   sameMemory(pid1: number, pid2: number): number;
+  /** The mapping covering each address (null: none), by PROCMAP_QUERY; -ENOTTY before Linux 6.11. */
+  procMappings(pid: number, addrs: bigint[]): (Mapping | null)[] | number;
+  /** A small /proc file, whole, as latin1; -ENOSPC when longer than max. */
+  procFile(path: string, max: number): string | number;
   socketPair(): [number, number];
   clearCloexec(fd: number): void;
   /** nonblocking: null when nothing is waiting. EOF: empty data. */
@@ -149,3 +153,6 @@ export function native(): Addon {
   loaded = addon;
   return addon;
 }
+
+/** One mapping, as a line of /proc/PID/maps shows it: inode "0" for anonymous memory. */
+export interface Mapping { lo: bigint; hi: bigint; private: boolean; inode: string; file: string }

@@ -123,3 +123,39 @@ rules:
   t.equal(a.stdout, 'fine\n', show(a));
   t.match(a.stderr, /argv: \/bin\/echo forbidden-arg/, 'the denial shows argv');
 });
+
+// Found while speeding up the execve check: a directory the user owns is
+// the user's to make writable again (chmod), so taking away its write bit
+// does not make the names in it safe to exec by name.
+t.test('execve from a directory the user owns, even at mode 0555, is refused with the reason', { skip }, async t => {
+  const { makeFiles } = await import('../helpers/files.js');
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  // Root's directory, and in it one of the user's own at 0555: only the
+  // owner rule can name it.
+  const top = makeFiles(t, {});
+  const dir = path.join(top, 'own');
+  fs.mkdirSync(dir);
+  const prog = path.join(dir, 'say-allowed');
+  fs.copyFileSync(fixture('say-allowed'), prog);
+  fs.chmodSync(prog, 0o755);
+  fs.chownSync(dir, 65534, 65534);
+  fs.chmodSync(dir, 0o555);
+  const policy = `emulation: linux
+default: permit
+rules:
+  execve:
+    - filename eq "${prog}" then permit
+    - true then deny
+`;
+  const r = await runConfined(t, policy, ['/bin/sh', '-c', `exec ${prog}`]);
+  t.notMatch(r.stdout, /allowed/, `the program did not run\n${show(r)}`);
+  t.match(r.stderr, `${prog} could be replaced by this user`, `the reason names the entry\n${show(r)}`);
+  // Control: the same file in a root-owned directory runs.
+  const rootDir = makeFiles(t, {});
+  const rootProg = path.join(rootDir, 'say-allowed');
+  fs.copyFileSync(fixture('say-allowed'), rootProg);
+  fs.chmodSync(rootProg, 0o755);
+  const ok = await runConfined(t, policy.replace(prog, rootProg), ['/bin/sh', '-c', `exec ${rootProg}`]);
+  t.equal(ok.stdout, 'allowed\n', `from a directory of root's it runs\n${show(ok)}`);
+});

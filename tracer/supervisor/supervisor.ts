@@ -16,7 +16,7 @@ import { decide, prepare, ruleMatches, type CallView, type Decision, type Prepar
 import { aliasOf } from '../policy/aliases.js';
 import { printable, type Question } from './prompt.js';
 import type { BrokerClient } from './broker-client.js';
-import { native, type Notification } from '../native.js';
+import { native, type Mapping, type Notification } from '../native.js';
 import { formatSockaddr, parseSockaddr } from './sockaddr.js';
 import { rewritePath, rewriteSockaddr } from '../policy/rewrite.js';
 
@@ -768,22 +768,20 @@ export class Supervisor {
     return '/proc/self' + p.slice(m[0].length);
   }
 
+  /** A small file under /proc/PID, whole (latin1), or undefined when it cannot be read. */
+  private proc(pid: number, file: string): string | undefined {
+    const text = this.n.procFile(`/proc/${pid}/${file}`, 1 << 20);
+    return typeof text === 'number' ? undefined : text;
+  }
+
   private tgid(tid: number): number {
-    try {
-      const m = /\nTgid:\s*(\d+)/.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1'));
-      return m ? Number(m[1]) : tid;
-    } catch {
-      return tid;
-    }
+    const m = /\nTgid:\s*(\d+)/.exec(this.proc(tid, 'status') ?? '');
+    return m ? Number(m[1]) : tid;
   }
 
   private umask(tid: number): number {
-    try {
-      const m = /\nUmask:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1'));
-      return m ? parseInt(m[1]!, 8) : 0o022;
-    } catch {
-      return 0o022;
-    }
+    const m = /\nUmask:\s*([0-7]+)/.exec(this.proc(tid, 'status') ?? '');
+    return m ? parseInt(m[1]!, 8) : 0o022;
   }
 
   private open(note: Notification, view: CallView, dirfd: number, addr: bigint, flags: number, mode: number): Prepared | number {
@@ -1054,56 +1052,56 @@ export class Supervisor {
     for (const name of new Set(r.dirs ?? [])) {
       if (this.userCanChange(name)) return `${name} could be replaced by this user (its directory is writable)`;
     }
-    if (this.threads(tid) !== 1) return 'the process has other threads';
-    let cur = tid;
-    for (let depth = 0; depth < 64; depth++) {
-      const parent = this.ppid(cur);
+    const self = this.task(tid);
+    if (self?.threads !== 1) return 'the process has other threads';
+    let parent = self.ppid;
+    for (let depth = 0, cur = tid; depth < 64; depth++) {
       if (parent <= 1 || this.n.sameMemory(cur, parent) !== 1) break;
-      if (this.threads(parent) !== 1) return 'a vfork parent has other threads';
+      const up = this.task(parent);
+      if (up?.threads !== 1) return 'a vfork parent has other threads';
       cur = parent;
+      parent = up.ppid;
     }
-    let maps: string;
-    try {
-      maps = fs.readFileSync(`/proc/${tid}/maps`, 'latin1');
-    } catch {
-      return 'its memory map is unreadable';
-    }
-    const lines = maps.split('\n');
-    for (const region of [{ addr, len }, ...more]) {
-      const why = this.privateMemory(lines, region.addr, region.len);
+    const regions = [{ addr, len }, ...more];
+    const found = this.mappings(tid, regions.map(r => r.addr));
+    if (found === undefined) return 'its memory map is unreadable';
+    for (const [i, region] of regions.entries()) {
+      const why = this.privateMemory(found[i], region.addr, region.len);
       if (why) return region.addr === addr ? why : `argv: ${why}`;
     }
     return undefined;
   }
 
+  /** The mapping of TID that covers each address, by PROCMAP_QUERY (Linux 6.11) or else from the text of /proc/TID/maps. */
+  private mappings(tid: number, addrs: bigint[]): (Mapping | null)[] | undefined {
+    const asked = this.n.procMappings(tid, addrs);
+    if (asked !== -errnoOf('ENOTTY')) return typeof asked === 'number' ? undefined : asked;
+    const text = this.proc(tid, 'maps');
+    if (text === undefined) return undefined;
+    const all = parseMaps(text);
+    return addrs.map(a => all.find(m => a >= m.lo && a < m.hi) ?? null);
+  }
+
   /** Why [addr, addr+len) could change under another task, from /proc/PID/maps; undefined if it cannot. */
-  private privateMemory(lines: string[], addr: bigint, len: number): string | undefined {
+  private privateMemory(m: Mapping | null | undefined, addr: bigint, len: number): string | undefined {
     const end = addr + BigInt(len);
-    for (const line of lines) {
-      const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
-      if (!m) continue;
-      const lo = BigInt('0x' + m[1]);
-      const hi = BigInt('0x' + m[2]);
-      if (addr < lo || addr >= hi) continue;
-      if (end > hi) return 'the path crosses a mapping boundary';
-      if (m[3]![3] !== 'p') return 'the path is in shared memory';
-      const file = m[5] ?? '';
-      if (m[4] === '0') return undefined; // anonymous private memory: the heap, the stack
-      // A private mapping of a file shows later writes to that file until
-      // the page is copied: only a file nobody but root can change will do
-      // (a program's or library's own strings), and it must be the very
-      // file mapped (not deleted, not a memfd).
-      let st: fs.Stats;
-      try {
-        st = fs.statSync(file);
-      } catch {
-        return `the path is in a mapping of a file that cannot be checked (${file})`;
-      }
-      if (!file.startsWith('/') || String(st.ino) !== m[4]) return `the path is in a mapping of ${file}, which is not the file at that name`;
-      if (st.uid !== 0 || (st.mode & 0o022) !== 0 || !st.isFile()) return `the path is in a mapping of ${file}, which others than root can write`;
-      return undefined;
+    if (!m) return 'the path is not in mapped memory';
+    if (end > m.hi) return 'the path crosses a mapping boundary';
+    if (!m.private) return 'the path is in shared memory';
+    if (m.inode === '0') return undefined; // anonymous private memory: the heap, the stack
+    // A private mapping of a file shows later writes to that file until
+    // the page is copied: only a file nobody but root can change will do
+    // (a program's or library's own strings), and it must be the very
+    // file mapped (not deleted, not a memfd).
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(m.file);
+    } catch {
+      return `the path is in a mapping of a file that cannot be checked (${m.file})`;
     }
-    return 'the path is not in mapped memory';
+    if (!m.file.startsWith('/') || String(st.ino) !== m.inode) return `the path is in a mapping of ${m.file}, which is not the file at that name`;
+    if (st.uid !== 0 || (st.mode & 0o022) !== 0 || !st.isFile()) return `the path is in a mapping of ${m.file}, which others than root can write`;
+    return undefined;
   }
 
   /**
@@ -1118,7 +1116,9 @@ export class Supervisor {
     try {
       const st = fs.statSync(dir);
       const uid = this.opts.user.uid;
-      const writable = uid === 0 ? st.uid !== 0 || (st.mode & 0o022) !== 0 : ((): boolean => {
+      // The owner of a directory can always make it writable (chmod), so
+      // a directory of the user's own counts as writable even at 0555.
+      const writable = uid === 0 ? st.uid !== 0 || (st.mode & 0o022) !== 0 : st.uid === uid || ((): boolean => {
         try {
           fs.accessSync(dir, fs.constants.W_OK);
           return true;
@@ -1137,22 +1137,16 @@ export class Supervisor {
     }
   }
 
-  private ppid(pid: number): number {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch {
-      return 0;
-    }
-  }
-
-  private threads(tid: number): number {
-    try {
-      const m = /\nThreads:\s*(\d+)/.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1'));
-      return m ? Number(m[1]) : 0;
-    } catch {
-      return 0;
-    }
+  /** From /proc/PID/stat: the parent (field 4) and the thread count (field 20). */
+  private task(pid: number): { ppid: number; threads: number } | undefined {
+    const stat = this.proc(pid, 'stat');
+    if (stat === undefined) return undefined;
+    // The command name (field 2) may hold spaces and parentheses: fields
+    // are counted from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(fields[1]);
+    const threads = Number(fields[17]);
+    return Number.isInteger(ppid) && Number.isInteger(threads) ? { ppid, threads } : undefined;
   }
 
   /**
@@ -1561,4 +1555,15 @@ export function toStat64(st: Buffer): Buffer {
   o.writeUInt32LE(Number(st.readBigUInt64LE(112) & 0xffffffffn), 84);
   o.writeBigUInt64LE(st.readBigUInt64LE(8), 88); // st_ino
   return o;
+}
+
+
+/** /proc/PID/maps, line by line ("lo-hi perms offset dev inode [file]"); lines of another shape are left out. */
+export function parseMaps(text: string): Mapping[] {
+  const out: Mapping[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S{3}(\S) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (m) out.push({ lo: BigInt('0x' + m[1]), hi: BigInt('0x' + m[2]), private: m[3] === 'p', inode: m[4]!, file: m[5] ?? '' });
+  }
+  return out;
 }
