@@ -17,7 +17,7 @@ export interface BenchContext {
   tmp: string;
   /** Scale factor for loop counts (BENCH_SCALE), for quick runs. */
   scale: number;
-  /** The bench's own C helpers (bench/Makefile, built into tmp): loop, export-bpf. */
+  /** The bench's own C helpers (bench/Makefile, built into tmp): loop, timed, export-bpf. */
   helpers: string;
   /** An allow-all seccomp filter as raw BPF, for bwrap --seccomp. */
   allowAllBpf: string;
@@ -68,6 +68,11 @@ export class RunFailed extends Error {}
 
 /** Wall time of one fresh process in milliseconds; throws RunFailed unless check(stdout) holds. */
 export function timeOnce(command: Cmd, check: (stdout: string, code: number | null) => boolean): number {
+  return runOnce(command, check).ms;
+}
+
+/** One fresh process: its wall time in milliseconds, and what it printed. */
+export function runOnce(command: Cmd, check: (stdout: string, code: number | null) => boolean): { ms: number; stdout: string; stderr: string } {
   const { argv: cmd, fd3 } = asLaunch(command);
   const [file, ...args] = cmd;
   const extra = fd3 === undefined ? undefined : fs.openSync(fd3, 'r');
@@ -85,7 +90,7 @@ export function timeOnce(command: Cmd, check: (stdout: string, code: number | nu
     const tail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
     throw new RunFailed(`${cmd.slice(0, 6).join(' ')}...: exit ${r.status ?? r.signal}: ${tail}`);
   }
-  return ms;
+  return { ms, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function median(xs: number[]): number {

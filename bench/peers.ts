@@ -48,8 +48,8 @@ export const METADATA_CALLS = ['stat', 'lstat', 'newfstatat', 'statx', 'readlink
 
 /**
  * The landlock variants of a confining policy. Landlock checks read access
- * at exec, so the policy must let the program read itself (and /bin/true,
- * run the same way for the start-up row).
+ * at exec, so the policy must let each program exec'd read itself (the
+ * workload, and timed.c, which runs it).
  */
 export function landlockDocs(conf: PolicyDoc, programs: string[]): { landlock: PolicyDoc; freeStat: PolicyDoc } {
   const rules = { ...conf.rules };

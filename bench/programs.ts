@@ -1,5 +1,4 @@
-// Whole programs under every variant, wall time of one run (start-up
-// included), median over trials:
+// Whole programs under every variant, median over trials:
 //   tar -cf /dev/null /usr/include   a tree walk: GNU tar only stats and opens
 //                                    (it does not read what goes to /dev/null)
 //   gcc -O2 -o hello hello.c         cc1, as, collect2, ld: execs, reads of the
@@ -10,13 +9,17 @@
 // to the workload's directories (the learned rules under those
 // directories folded into `inpath` rules, the few other learned files kept).
 //
-// Two tables per program: the whole run, and the run minus the same variant
-// running /bin/true in the same trial (start-up excluded: systrace's own
-// start is node's, about 0.2 s, which dwarfs a 30 ms tar).
+// Each trial runs the program under bench/timed.c, itself run the variant's
+// way: two tables per program from the same runs, the whole run (the
+// variant's own start and end included: systrace's is node's, about
+// 0.1 s, which dwarfs a 30 ms tar) and the program's own life inside the
+// sandbox as timed.c measured it (fork to wait; start-up excluded). An
+// earlier version subtracted a /bin/true run from each trial instead,
+// which carried one start's noise into every row.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { median, RunFailed, timeOnce, type BenchContext, type Cmd, type Row, type ScenarioResult } from './measure.js';
+import { median, RunFailed, runOnce, type BenchContext, type Cmd, type Row, type ScenarioResult } from './measure.js';
 import { confining, foldRules, kernelOnly, landlockDocs, learnSync, programPath, standardTargets, variants, writePolicy } from './peers.js';
 
 interface ProgramSpec {
@@ -28,37 +31,40 @@ interface ProgramSpec {
   ok: (out: string, code: number | null) => boolean;
 }
 
+const TIMED = /^TIMED (\d+) (\d+)$/m;
+
 /**
- * Per trial: the workload, then /bin/true the same way. Whole-run rows are
- * the workload's times; start-up-excluded rows are each workload time minus
- * the median /bin/true time (one slow start of node would otherwise swing a
- * paired difference by more than tar's whole run).
+ * Per trial, the workload under timed.c: the whole run's wall time, and
+ * the program's own as timed.c printed it.
  */
-function measure(ctx: BenchContext, variant: string, work: Cmd, startOnly: Cmd,
-  ok: (out: string, code: number | null) => boolean): [Row, Row] {
+function measure(ctx: BenchContext, variant: string, work: Cmd, ok: (out: string, code: number | null) => boolean): [Row, Row] {
   const whole: number[] = [];
-  const start: number[] = [];
+  const inner: number[] = [];
   try {
-    timeOnce(work, ok); // warm the page cache
-    timeOnce(startOnly, (_o, code) => code === 0);
+    runOnce(work, ok); // warm the page cache
     for (let i = 0; i < ctx.trials; i++) {
-      whole.push(timeOnce(work, ok));
-      start.push(timeOnce(startOnly, (_o, code) => code === 0));
+      const r = runOnce(work, ok);
+      const m = TIMED.exec(r.stderr);
+      if (m === null)
+        throw new RunFailed(`timed printed no time: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      whole.push(r.ms);
+      inner.push(Number(m[1]) / 1e6);
     }
   } catch (err) {
     if (!(err instanceof RunFailed))
       throw err;
     return [{ variant, samples: whole, error: err.message }, { variant, samples: [], error: err.message }];
   }
-  const net = whole.map(t => t - median(start));
-  return [{ variant, value: median(whole), samples: whole }, { variant, value: median(net), samples: net }];
+  return [{ variant, value: median(whole), samples: whole }, { variant, value: median(inner), samples: inner }];
 }
 
 function programScenario(ctx: BenchContext, spec: ProgramSpec): ScenarioResult[] {
   let whole: Row[] = [];
   let net: Row[] = [];
   try {
-    const learned = learnSync(ctx, spec.short, spec.cmd);
+    const timed = path.join(ctx.helpers, 'timed');
+    const cmd = [timed, programPath(spec.cmd[0]!), ...spec.cmd.slice(1)];
+    const learned = learnSync(ctx, spec.short, cmd);
     const kernel = writePolicy(ctx, `${spec.short}-kernel`, kernelOnly(learned),
       `${spec.name}: every learned call permitted unconditionally (in the kernel)`);
     const confDoc = confining(learned, {
@@ -67,13 +73,13 @@ function programScenario(ctx: BenchContext, spec: ProgramSpec): ScenarioResult[]
     });
     const where = [...new Set([...spec.fsread, ...spec.fswrite])].join(', ');
     const conf = writePolicy(ctx, `${spec.short}-confining`, confDoc, `${spec.name}: files confined to ${where}`);
-    const docs = landlockDocs(confDoc, [programPath(spec.cmd[0]!), '/bin/true']);
+    const docs = landlockDocs(confDoc, [cmd[0]!, cmd[1]!]);
     const landlock = writePolicy(ctx, `${spec.short}-confining-landlock`, docs.landlock,
       `${spec.name}: the confining policy, read-only opens decided by Landlock`);
     const freeStat = writePolicy(ctx, `${spec.short}-confining-landlock-free-stat`, docs.freeStat,
       `${spec.name}: the confining policy with Landlock, metadata calls permitted outright`);
     for (const v of variants(ctx, { kernel, confining: conf, landlock, freeStat })) {
-      const [w, n] = measure(ctx, v.name, v.wrap(spec.cmd), v.wrap(['/bin/true']), spec.ok);
+      const [w, n] = measure(ctx, v.name, v.wrap(cmd), spec.ok);
       whole.push(w);
       net.push(n);
     }
@@ -84,7 +90,7 @@ function programScenario(ctx: BenchContext, spec: ProgramSpec): ScenarioResult[]
   return [
     { name: `${spec.name}: whole run`, short: spec.short, unit: 'ms', rows: whole, targets: standardTargets({ confiningMax: 1.3 }) },
     {
-      name: `${spec.name}: start-up excluded (minus the median /bin/true run the same way)`, short: `${spec.short}-start`,
+      name: `${spec.name}: start-up excluded (the program's own time, fork to wait, timed inside the sandbox)`, short: `${spec.short}-start`,
       unit: 'ms', rows: net, targets: standardTargets({ confiningMax: 1.3 }),
     },
   ];

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <sys/stat.h>
 #include <uv.h>
+#include <vector>
 #include <unistd.h>
 
 namespace systrace {
@@ -201,9 +202,20 @@ Napi::Value ProcMappings(const Napi::CallbackInfo& info) {
   if (fd < 0) return Napi::Number::New(env, -errno);
   Napi::Array out = Napi::Array::New(env, addrs.Length());
   char name[PATH_MAX + 1];
+  // argv's pointers and strings mostly share one or two mappings: each
+  // mapping is asked for once.
+  std::vector<std::pair<ProcmapQuery, Napi::Object>> found;
   for (uint32_t i = 0; i < addrs.Length(); i++) {
     bool lossless = false;
     uint64_t addr = addrs.Get(i).As<Napi::BigInt>().Uint64Value(&lossless);
+    bool known = false;
+    for (auto& [q, m] : found)
+      if (lossless && addr >= q.vma_start && addr < q.vma_end) {
+        out.Set(i, m);
+        known = true;
+        break;
+      }
+    if (known) continue;
     ProcmapQuery q = {};
     q.size = sizeof q;
     q.query_addr = addr;
@@ -229,6 +241,7 @@ Napi::Value ProcMappings(const Napi::CallbackInfo& info) {
     m.Set("inode", Napi::String::New(env, std::to_string(q.inode)));
     m.Set("file", Napi::String::New(env, q.vma_name_size > 0 ? std::string(name, strnlen(name, q.vma_name_size)) : std::string()));
     out.Set(i, m);
+    found.emplace_back(q, m);
   }
   close(fd);
   return out;

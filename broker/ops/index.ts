@@ -1,22 +1,20 @@
-// The registry of privileged operations: every module in this directory
-// (but this one and types) exports one `operation`. The set is closed by
-// what is installed: the broker's code is root-owned, all the way up, or
-// the launcher refuses to start it. Adding an operation is adding a file.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The registry of privileged operations: each module in this directory
+// (but this one and types) exports one `operation`, and is named here. The
+// set is closed by what is installed: the broker's code is root-owned, all
+// the way up, or the launcher refuses to start it. Adding an operation is
+// adding a file and its line below. (The list was once read from the
+// directory at run time; named imports also let `systrace run`, which
+// needs the registry too, be bundled into one file.)
 import type { Operation } from './types.js';
+import { operation as bind } from './bind.js';
+import { operation as open } from './open.js';
+import { operation as rawSocket } from './raw-socket.js';
+
+const OPERATIONS: readonly Operation[] = [bind, open, rawSocket];
 
 export async function loadOperations(): Promise<Map<string, Operation>> {
-  const dir = path.dirname(fileURLToPath(import.meta.url));
   const ops = new Map<string, Operation>();
-  for (const file of fs.readdirSync(dir).sort()) {
-    // .js when built; .ts when run from the sources (the tests).
-    const m = /^(.*)\.(js|ts)$/.exec(file);
-    if (!m || file.endsWith('.d.ts') || m[1] === 'index' || m[1] === 'types') continue;
-    const mod = (await import(path.join(dir, file))) as { operation?: Operation };
-    const op = mod.operation;
-    if (!op) throw new Error(`broker/ops/${file} exports no operation`);
+  for (const op of OPERATIONS) {
     if (ops.has(op.name)) throw new Error(`two operations named ${op.name}`);
     ops.set(op.name, op);
   }

@@ -185,6 +185,9 @@ function copyForNobody(src: string, dst: string, seen = new Set<string>()): void
     fs.mkdirSync(path.dirname(dst), { recursive: true, mode: 0o755 });
     fs.copyFileSync(src, dst);
     fs.chmodSync(dst, (st.mode & 0o100) !== 0 ? 0o755 : 0o644);
+    // Kept: bin/run-loader.cjs uses the run bundle only while its inputs'
+    // mtimes are the build's.
+    fs.utimesSync(dst, st.atimeMs / 1000, st.mtimeMs / 1000);
   }
 }
 

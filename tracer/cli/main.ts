@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The CLI entry only dispatches: one file per command under commands/.
-import { Command } from 'commander';
 import { registerRun } from './commands/run.js';
+import { newProgram } from './program.js';
 
 // Output piped into `head` that stops reading is not an error of ours.
 // (Only for the commands that print: touching process.stdout makes a pipe
@@ -13,22 +13,7 @@ if (process.argv[2] !== 'run') {
   });
 }
 
-const program = new Command();
-program
-  .name('systrace')
-  .description(
-    'Confine a program with a per-program system-call policy (seccomp user notification).\n' +
-      'There is no -p PID (attach): on seccomp a filter is installed by the process itself ' +
-      'before exec, so systrace can only confine programs it starts.',
-  )
-  .version('0.1.0')
-  .enablePositionalOptions()
-  .showHelpAfterError()
-  .exitOverride(err => {
-    // commander's own usage errors: systrace itself failed to start.
-    process.exit(err.exitCode === 0 ? 0 : 125);
-  });
-
+const program = newProgram();
 registerRun(program);
 // `run` is what starts confined programs, and node's start-up is most of a
 // short run's cost: the other commands (and what they import: the broker,

@@ -18,10 +18,13 @@ function index(raw: Readonly<Record<string, number>>): Table {
   return { byName, byNumber, names: [...byName.keys()].sort() };
 }
 
-const TABLES: Record<Emulation, Table> = {
-  linux: index(SYSCALLS_X86_64),
-  linux32: index(SYSCALLS_I386),
-};
+// Indexed on first use: a run without i386 programs never needs linux32's.
+const RAW: Record<Emulation, Readonly<Record<string, number>>> = { linux: SYSCALLS_X86_64, linux32: SYSCALLS_I386 };
+const TABLES: Partial<Record<Emulation, Table>> = {};
+
+function table(emulation: Emulation): Table {
+  return (TABLES[emulation] ??= index(RAW[emulation]));
+}
 
 /** What error messages call each emulation. */
 export const EMULATION_LABEL: Record<Emulation, string> = {
@@ -34,18 +37,18 @@ export function isEmulation(s: string): s is Emulation {
 }
 
 export function syscallNumber(emulation: Emulation, name: string): number | undefined {
-  return TABLES[emulation].byName.get(name);
+  return table(emulation).byName.get(name);
 }
 
 export function syscallName(emulation: Emulation, nr: number): string | undefined {
-  return TABLES[emulation].byNumber.get(nr);
+  return table(emulation).byNumber.get(nr);
 }
 
 /** Every call of the emulation, sorted by name. */
 export function syscallNames(emulation: Emulation): string[] {
-  return [...TABLES[emulation].names];
+  return [...table(emulation).names];
 }
 
 export function isSyscall(emulation: Emulation, name: string): boolean {
-  return TABLES[emulation].byName.has(name);
+  return table(emulation).byName.has(name);
 }

@@ -9,7 +9,7 @@ import { PolicyError } from '../policy/parse.js';
 import { mangleProgramName } from '../policy/mangle.js';
 import { compile, SECCOMP_RET } from '../policy/compile.js';
 import { prepare } from '../engine/decide.js';
-import { native } from '../native.js';
+import { native, packageRoot } from '../native.js';
 import { currentUser, policyEnv } from '../cli/policy-env.js';
 import { writeStderr } from '../cli/stderr.js';
 import { parsePolicy, type PolicyEnv } from '../policy/parse.js';
@@ -129,7 +129,10 @@ async function startLocalMonitor(): Promise<{ address: string; token: string; st
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'systrace-gui-'));
   const token = randomUUID();
   const address = path.join(dir, 'monitor.sock');
-  const child = spawn(process.execPath, [process.argv[1]!, 'monitor', '--socket', address, '--db', path.join(dir, 'events.db'), '--http', '127.0.0.1:0', '--token', token], {
+  // main.js, not process.argv[1]: `run` may have started from its bundle,
+  // which has no other command.
+  const main = path.join(packageRoot(), 'dist', 'tracer', 'cli', 'main.js');
+  const child = spawn(process.execPath, [main, 'monitor', '--socket', address, '--db', path.join(dir, 'events.db'), '--http', '127.0.0.1:0', '--token', token], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let out = '';

@@ -1022,13 +1022,24 @@ export class Supervisor {
     const regions: { addr: bigint; len: number }[] = [];
     if (ptr === 0n) return { words, regions };
     let total = 0;
+    // The pointers are read a page's worth at a time (never past the page
+    // end, where the array may end and the next page be unmapped).
+    let cells: Buffer | undefined;
+    let at = 0;
     for (let i = 0; ; i++) {
       if (i >= MAX_WORDS) return -errnoOf('E2BIG');
       const slot = ptr + BigInt(i * size);
-      const cell = this.n.procReadMemory(note.pid, slot, size);
-      if (typeof cell === 'number') return cell;
+      if (cells === undefined || at + size > cells.length) {
+        const toPageEnd = 4096 - Number(slot % 4096n);
+        const chunk = Math.max(size, Math.min(toPageEnd, 1024) - (Math.min(toPageEnd, 1024) % size));
+        const got = this.n.procReadMemory(note.pid, slot, chunk);
+        if (typeof got === 'number') return got;
+        cells = got;
+        at = 0;
+      }
       regions.push({ addr: slot, len: size });
-      const p = size === 8 ? cell.readBigUInt64LE(0) : BigInt(cell.readUInt32LE(0));
+      const p = size === 8 ? cells.readBigUInt64LE(at) : BigInt(cells.readUInt32LE(at));
+      at += size;
       if (p === 0n) break;
       const w = this.n.procReadString(note.pid, p, PATH_MAX * 32);
       if (typeof w === 'number') return w === -errnoOf('ENAMETOOLONG') ? -errnoOf('E2BIG') : w;
