@@ -94,14 +94,28 @@ t.test('a trailing slash asks for a directory, as the kernel says: "file/" is ne
     't("rmdir-new/", lambda: os.rmdir(D + "new/"))',
     't("create-new/", lambda: os.open(D + "new/", os.O_CREAT | os.O_WRONLY, 0o644))',
     't("created", lambda: os.path.exists(D + "new"))',
+    // A trailing slash makes a lookup of the object follow the link
+    // ("ld/" is d), and leaves calls on the entry refusing it.
+    't("lstat-link-to-dir/", lambda: os.path.samestat(os.lstat(D + "ld/"), os.stat(D + "d")))',
+    't("readlink-link-to-dir/", lambda: os.readlink(D + "ld/"))',
+    't("readlink-link-to-file/", lambda: os.readlink(D + "lf/"))',
+    't("open-nofollow-link-to-dir/", lambda: os.path.samestat(os.fstat(os.open(D + "ld/", os.O_RDONLY | os.O_NOFOLLOW)), os.stat(D + "d")))',
+    't("chown-nofollow-link-to-dir/", lambda: os.chown(D + "ld/", -1, -1, follow_symlinks=False))',
+    't("rmdir-link-to-dir/", lambda: os.rmdir(D + "ld/"))',
+    't("unlink-link-to-dir/", lambda: os.unlink(D + "ld/"))',
+    't("rename-link-to-dir/", lambda: os.rename(D + "ld/", D + "g"))',
+    't("still-there", lambda: (os.path.isdir(D + "d"), os.path.islink(D + "ld")))',
   ].join('\n');
   const policy = policyYaml({
-    rules: { fsread: [`filename inpath "${dir}" then permit`], fswrite: [`filename inpath "${dir}" then permit`], newfstatat: [`filename inpath "${dir}" then permit`] },
+    rules: {
+      fsread: [`filename inpath "${dir}" then permit`], fswrite: [`filename inpath "${dir}" then permit`],
+      newfstatat: [`filename inpath "${dir}" then permit`], fchownat: [`filename inpath "${dir}" then permit`],
+    },
   });
   // The kernel's answers first: they change nothing (every call on "f/" fails, new/ comes and goes).
   const native = await runUnpriv(python(code));
   const confined = await runConfined(t, policy, python(code));
-  t.equal(native.stdout.split('\n').length, 13, `the oracle ran\n${show(native)}`);
+  t.equal(native.stdout.split('\n').length, 22, `the oracle ran\n${show(native)}`);
   t.equal(confined.stdout, native.stdout, `the same answers as the kernel's\n${show(confined)}`);
   t.equal(fs.readFileSync(path.join(dir, 'f'), 'utf8'), 'keep me\n', 'unlink("f/") removed nothing');
 });

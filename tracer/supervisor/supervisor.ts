@@ -532,38 +532,38 @@ export class Supervisor {
       case 'readlinkat':
         return this.readlink(note, base, s32(a[0]), a[1]!, a[2]!, s32(a[3]));
       case 'unlink':
-        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false }], p => this.n.pathCall('unlink', p[0]!));
+        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false, entry: true }], p => this.n.pathCall('unlink', p[0]!));
       case 'rmdir':
-        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false }], p => this.n.pathCall('rmdir', p[0]!));
+        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false, entry: true }], p => this.n.pathCall('rmdir', p[0]!));
       case 'unlinkat':
-        return this.pathOp(note, base, [{ dirfd: s32(a[0]), addr: a[1]!, follow: false }], p =>
+        return this.pathOp(note, base, [{ dirfd: s32(a[0]), addr: a[1]!, follow: false, entry: true }], p =>
           this.n.pathCall(s32(a[2]) & AT_REMOVEDIR ? 'rmdir' : 'unlink', p[0]!),
         );
       case 'mkdir':
-        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false }], p =>
+        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false, entry: true }], p =>
           this.n.pathCall('mkdir', p[0]!, u32(a[1]) & ~this.umask(note.pid) & 0o7777),
         );
       case 'mkdirat':
-        return this.pathOp(note, base, [{ dirfd: s32(a[0]), addr: a[1]!, follow: false }], p =>
+        return this.pathOp(note, base, [{ dirfd: s32(a[0]), addr: a[1]!, follow: false, entry: true }], p =>
           this.n.pathCall('mkdir', p[0]!, u32(a[2]) & ~this.umask(note.pid) & 0o7777),
         );
       case 'rename':
         return this.pathOp(
           note, base,
-          [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false }, { dirfd: AT_FDCWD, addr: a[1]!, follow: false }],
+          [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false, entry: true }, { dirfd: AT_FDCWD, addr: a[1]!, follow: false, entry: true }],
           p => this.n.pathCall('rename', p[0]!, 0, 0, p[1]!),
         );
       case 'renameat':
       case 'renameat2':
         return this.pathOp(
           note, base,
-          [{ dirfd: s32(a[0]), addr: a[1]!, follow: false }, { dirfd: s32(a[2]), addr: a[3]!, follow: false }],
+          [{ dirfd: s32(a[0]), addr: a[1]!, follow: false, entry: true }, { dirfd: s32(a[2]), addr: a[3]!, follow: false, entry: true }],
           p => this.n.pathCall('rename', p[0]!, name === 'renameat2' ? u32(a[4]) : 0, 0, p[1]!),
         );
       case 'link':
         return this.pathOp(
           note, base,
-          [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false }, { dirfd: AT_FDCWD, addr: a[1]!, follow: false }],
+          [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false }, { dirfd: AT_FDCWD, addr: a[1]!, follow: false, entry: true }],
           p => this.n.pathCall('link', p[0]!, 0, 0, p[1]!),
         );
       case 'linkat': {
@@ -571,7 +571,7 @@ export class Supervisor {
         if (flags & AT_EMPTY_PATH) return -errnoOf('EPERM');
         return this.pathOp(
           note, base,
-          [{ dirfd: s32(a[0]), addr: a[1]!, follow: !!(flags & AT_SYMLINK_FOLLOW) }, { dirfd: s32(a[2]), addr: a[3]!, follow: false }],
+          [{ dirfd: s32(a[0]), addr: a[1]!, follow: !!(flags & AT_SYMLINK_FOLLOW) }, { dirfd: s32(a[2]), addr: a[3]!, follow: false, entry: true }],
           p => this.n.pathCall('link', p[0]!, 0, 0, p[1]!),
         );
       }
@@ -582,7 +582,7 @@ export class Supervisor {
         if (typeof text === 'number') return text;
         base.linkname = text;
         const where = name === 'symlink' ? { dirfd: AT_FDCWD, addr: a[1]! } : { dirfd: s32(a[1]), addr: a[2]! };
-        return this.pathOp(note, base, [{ ...where, follow: false }], p => this.n.pathCall('symlink', p[0]!, 0, 0, text), `linkname: ${text}`);
+        return this.pathOp(note, base, [{ ...where, follow: false, entry: true }], p => this.n.pathCall('symlink', p[0]!, 0, 0, text), `linkname: ${text}`);
       }
       case 'chmod':
         return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: true }], p => this.n.pathCall('chmod', p[0]!, u32(a[1]) & 0o7777));
@@ -638,7 +638,7 @@ export class Supervisor {
         const dirfd = at ? s32(a[0]) : AT_FDCWD;
         const mode = u32(a[at + 1]);
         const dev = u32(a[at + 2]);
-        return this.pathOp(note, base, [{ dirfd, addr: a[at]!, follow: false }], p =>
+        return this.pathOp(note, base, [{ dirfd, addr: a[at]!, follow: false, entry: true }], p =>
           this.n.pathCall('mknod', p[0]!, (mode & 0o170000) | (mode & ~this.umask(note.pid) & 0o7777), dev),
         );
       }
@@ -788,7 +788,7 @@ export class Supervisor {
     const raw = this.readPath(note, addr);
     if (typeof raw === 'number') return raw;
     // With O_PATH the kernel ignores O_CREAT|O_EXCL and follows a final symlink.
-    const follow = !(flags & O_NOFOLLOW) && ((flags & O_PATH) !== 0 || (flags & (O_CREAT | O_EXCL)) !== (O_CREAT | O_EXCL));
+    const follow = followsLink(raw, !(flags & O_NOFOLLOW) && ((flags & O_PATH) !== 0 || (flags & (O_CREAT | O_EXCL)) !== (O_CREAT | O_EXCL)));
     const norm = this.normalise(note, dirfd, raw, follow);
     view.filenames = [norm.shown];
     const target: Target = { paths: [{ path: norm.path, errno: norm.errno, follow }] };
@@ -869,9 +869,10 @@ export class Supervisor {
       view.syscall = emu === 'linux' ? 'fstat' : 'fstat64';
       return { view, shown: `fd: ${dirfd}`, perform: () => this.onTargetFd(note, dirfd, fd => write(this.n.fdStat(fd))) };
     }
-    const norm = this.normalise(note, raw === '' && flags & AT_EMPTY_PATH ? AT_FDCWD : dirfd, raw === '' && flags & AT_EMPTY_PATH ? '.' : raw, !(flags & AT_SYMLINK_NOFOLLOW));
+    const follow = followsLink(raw, !(flags & AT_SYMLINK_NOFOLLOW));
+    const norm = this.normalise(note, raw === '' && flags & AT_EMPTY_PATH ? AT_FDCWD : dirfd, raw === '' && flags & AT_EMPTY_PATH ? '.' : raw, follow);
     view.filenames = [norm.shown];
-    const target: Target = { paths: [{ path: norm.path, errno: norm.errno, follow: !(flags & AT_SYMLINK_NOFOLLOW) }] };
+    const target: Target = { paths: [{ path: norm.path, errno: norm.errno, follow }] };
     return {
       view,
       shown: `filename: ${norm.shown}`,
@@ -901,9 +902,10 @@ export class Supervisor {
       return { view, shown: `fd: ${dirfd}`, perform: () => this.onTargetFd(note, dirfd, fd => write(this.n.fdStatx(fd, mask, flags))) };
     }
     const empty = raw === '' && flags & AT_EMPTY_PATH;
-    const norm = this.normalise(note, dirfd, empty ? '.' : raw, !(flags & AT_SYMLINK_NOFOLLOW));
+    const follow = followsLink(raw, !(flags & AT_SYMLINK_NOFOLLOW));
+    const norm = this.normalise(note, dirfd, empty ? '.' : raw, follow);
     view.filenames = [norm.shown];
-    const target: Target = { paths: [{ path: norm.path, errno: norm.errno, follow: !(flags & AT_SYMLINK_NOFOLLOW) }] };
+    const target: Target = { paths: [{ path: norm.path, errno: norm.errno, follow }] };
     return {
       view,
       shown: `filename: ${norm.shown}`,
@@ -930,7 +932,7 @@ export class Supervisor {
   private pathOp(
     note: Notification,
     view: CallView,
-    paths: { dirfd: number; addr: bigint; follow: boolean }[],
+    paths: { dirfd: number; addr: bigint; follow: boolean; entry?: true }[],
     run: (resolved: string[]) => number | Buffer | Outcome,
     extra?: string,
   ): Prepared | number {
@@ -939,9 +941,10 @@ export class Supervisor {
     for (const p of paths) {
       const raw = this.readPath(note, p.addr);
       if (typeof raw === 'number') return raw;
-      const norm = this.normalise(note, p.dirfd, raw, p.follow);
+      const follow = followsLink(raw, p.follow, p.entry);
+      const norm = this.normalise(note, p.dirfd, raw, follow);
       shown.push(norm.shown);
-      target.paths.push({ path: norm.path, errno: norm.errno, follow: p.follow });
+      target.paths.push({ path: norm.path, errno: norm.errno, follow });
     }
     view.filenames = shown;
     const label = shown.map((s, i) => `${i === 0 ? 'filename' : `filename[${i}]`}: ${s}`);
@@ -1570,6 +1573,19 @@ export function toStat64(st: Buffer): Buffer {
 
 
 /** /proc/PID/maps, line by line ("lo-hi perms offset dev inode [file]"); lines of another shape are left out. */
+/**
+ * Whether the kernel follows a final symlink of `raw`: as the call asks,
+ * or because of a trailing slash, which makes every lookup of an object
+ * follow it (stat, lstat, readlink, open with O_NOFOLLOW: "link/" is the
+ * directory the link names). Calls on the entry itself (unlink, rmdir,
+ * rename, mkdir, symlink, mknod, link's new name, a unix socket's bind)
+ * look up its parent instead, and refuse the slash on anything but a
+ * directory.
+ */
+function followsLink(raw: string, follow: boolean, entry = false): boolean {
+  return follow || (!entry && /[^/]\/+$/.test(raw));
+}
+
 export function parseMaps(text: string): Mapping[] {
   const out: Mapping[] = [];
   for (const line of text.split('\n')) {
