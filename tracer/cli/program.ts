@@ -6,7 +6,7 @@ export function newProgram(): Command {
   return new Command()
     .name('systrace')
     .description(
-      'Confine a program with a per-program system-call policy (seccomp user notification).\n' +
+      'Confine a program with a per-program system-call policy (seccomp user notification).\n\n' +
         'There is no -p PID (attach): on seccomp a filter is installed by the process itself ' +
         'before exec, so systrace can only confine programs it starts.',
     )

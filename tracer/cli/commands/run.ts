@@ -9,11 +9,12 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description(
-      'run CMD under its policy. Exit status: the program\'s own; 128+N if it died of signal N;\n' +
-        '125 if systrace failed (bad policy, cannot start); 126 not executable; 127 not found.\n' +
-        'Without -a or -A, a call the policy does not cover is asked about on the terminal\n' +
-        '(/dev/tty), and "always" answers are saved to the policy; with no terminal, systrace\n' +
-        'says so and enforces as with -a.',
+      // Paragraphs only: commander wraps each to the terminal's width.
+      'run CMD under its policy.\n\n' +
+        'Exit status: the program\'s own; 128+N if it died of signal N; 125 if systrace failed ' +
+        '(bad policy, cannot start); 126 not executable; 127 not found.\n\n' +
+        'Without -a or -A, a call the policy does not cover is asked about on the terminal (/dev/tty), ' +
+        'and "always" answers are saved to the policy; with no terminal, systrace says so and enforces as with -a.',
     )
     .argument('<cmd...>', 'the program and its arguments (put -- before them)')
     .option('-a', 'enforce: calls the policy does not permit are denied and logged', false)
