@@ -52,29 +52,62 @@ function manifest() {
 const built = manifest();
 // SYSTRACE_DEBUG_START=1: say which start this was.
 const say = what => process.env.SYSTRACE_DEBUG_START && process.stderr.write(`systrace: started from ${what}\n`);
-if (!built) {
-  say('the modules (no current run bundle)');
+const fromModules = why => {
+  say(`the modules (${why})`);
   import(pathToFileURL(path.join(root, 'dist', 'tracer', 'cli', 'main.js')).href);
+};
+
+let script;
+if (!built) {
+  fromModules('no current run bundle');
 } else {
-  const source = fs.readFileSync(bundle, 'utf8');
-  const cachedData = built.cache ? fs.readFileSync(cacheFile) : undefined;
-  const script = new vm.Script(Module.wrap(source), {
-    filename: bundle,
-    cachedData,
-    // import() as in any module of the main context (the bundle has none today).
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
-  // The build's cache run (scripts/bundle-run.mjs) names the file to write.
-  if (process.env.SYSTRACE_WRITE_CODE_CACHE === cacheFile) {
-    process.on('exit', () => {
-      // The tracer's umask is 0 (it creates files for the program with the
-      // program's own): the mode is set here, never writable by others.
-      fs.writeFileSync(`${cacheFile}.tmp`, script.createCachedData(), { mode: 0o644 });
-      fs.chmodSync(`${cacheFile}.tmp`, 0o644);
-      fs.renameSync(`${cacheFile}.tmp`, cacheFile);
-    });
+  let source;
+  let cachedData;
+  try {
+    source = fs.readFileSync(bundle, 'utf8');
+    cachedData = built.cache ? fs.readFileSync(cacheFile) : undefined;
+  } catch (e) {
+    // A build replacing them at this moment.
+    source = undefined;
+    fromModules(`the run bundle cannot be read: ${e.code ?? e.message}`);
   }
-  say(`the run bundle, ${!cachedData ? 'without a code cache' : script.cachedDataRejected ? 'its code cache rejected' : 'its code cache accepted'}`);
+  if (source !== undefined) {
+    script = new vm.Script(Module.wrap(source), {
+      filename: bundle,
+      cachedData,
+      // import() as in any module of the main context (the bundle has
+      // none today); the constant is Node 20.12's.
+      ...(vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ? { importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER } : {}),
+    });
+    say(`the run bundle, ${!cachedData ? 'without a code cache' : script.cachedDataRejected ? 'its code cache rejected' : 'its code cache accepted'}`);
+  }
+}
+
+// The build's cache run (scripts/bundle-run.mjs) names the file to write.
+// Best effort: a cache that cannot be written changes nothing of the run.
+if (script && process.env.SYSTRACE_WRITE_CODE_CACHE === cacheFile) {
+  process.on('exit', () => {
+    const tmp = `${cacheFile}.tmp`;
+    try {
+      fs.rmSync(tmp, { force: true });
+      // The tracer's umask is 0 (it creates files for the program with the
+      // program's own): the mode is set here, never writable by others;
+      // 'wx' creates a new file and follows no symlink left there.
+      const fd = fs.openSync(tmp, 'wx', 0o644);
+      try {
+        fs.writeSync(fd, script.createCachedData());
+        fs.fchmodSync(fd, 0o644);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, cacheFile);
+    } catch (e) {
+      process.stderr.write(`systrace: code cache not written: ${e.message}\n`);
+    }
+  });
+}
+
+if (script) {
   const mod = new Module(bundle, module);
   mod.filename = bundle;
   script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(bundle), mod, bundle, path.dirname(bundle));

@@ -140,7 +140,8 @@ Napi::Value ProcFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
   size_t max = (size_t)info[1].As<Napi::Number>().Int64Value();
-  if (max > kMaxRead) max = kMaxRead;
+  constexpr size_t kMaxProcFile = 64 << 20;  // the maps text of a process with a million mappings
+  if (max > kMaxProcFile) max = kMaxProcFile;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return Napi::Number::New(env, -errno);
   std::string out;
@@ -189,7 +190,7 @@ static_assert(sizeof(ProcmapQuery) == 104, "struct procmap_query is 104 bytes");
 constexpr unsigned long kProcmapQuery = _IOWR('f', 17, ProcmapQuery);
 constexpr uint64_t kProcmapVmaShared = 0x08;
 
-// procMappings(pid, addrs) -> [{lo, hi, private, inode, file} | null] | -errno
+// procMappings(pid, addrs) -> [{lo, hi, private, major, minor, inode, file} | null] | -errno
 // The mapping covering each address (null where none does), as a line of
 // /proc/PID/maps would show it; inode "0" for anonymous memory. ENOTTY on
 // kernels before 6.11: the caller reads the maps text instead.
@@ -238,6 +239,8 @@ Napi::Value ProcMappings(const Napi::CallbackInfo& info) {
     m.Set("lo", Napi::BigInt::New(env, q.vma_start));
     m.Set("hi", Napi::BigInt::New(env, q.vma_end));
     m.Set("private", Napi::Boolean::New(env, (q.vma_flags & kProcmapVmaShared) == 0));
+    m.Set("major", Napi::Number::New(env, q.dev_major));
+    m.Set("minor", Napi::Number::New(env, q.dev_minor));
     m.Set("inode", Napi::String::New(env, std::to_string(q.inode)));
     m.Set("file", Napi::String::New(env, q.vma_name_size > 0 ? std::string(name, strnlen(name, q.vma_name_size)) : std::string()));
     out.Set(i, m);

@@ -34,7 +34,9 @@ const result = await esbuild.build({
   // import.meta has no meaning in CommonJS: native.ts finds the package
   // root (the addon, the exec helper) from this file's own URL.
   define: { 'import.meta.url': '__systraceModuleUrl' },
-  banner: { js: "const __systraceModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // "use strict" first: esbuild's own comes after the banner, where it
+  // would be an ordinary string and the bundle sloppy-mode code.
+  banner: { js: "'use strict';\nconst __systraceModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   metafile: true,
   logLevel: 'warning',
 });

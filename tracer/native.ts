@@ -98,7 +98,7 @@ interface Addon {
   sameMemory(pid1: number, pid2: number): number;
   /** The mapping covering each address (null: none), by PROCMAP_QUERY; -ENOTTY before Linux 6.11. */
   procMappings(pid: number, addrs: bigint[]): (Mapping | null)[] | number;
-  /** A small /proc file, whole, as latin1; -ENOSPC when longer than max. */
+  /** A /proc file, whole, as latin1; -ENOSPC when longer than max (at most 64 MiB). */
   procFile(path: string, max: number): string | number;
   socketPair(): [number, number];
   clearCloexec(fd: number): void;
@@ -154,5 +154,5 @@ export function native(): Addon {
   return addon;
 }
 
-/** One mapping, as a line of /proc/PID/maps shows it: inode "0" for anonymous memory. */
-export interface Mapping { lo: bigint; hi: bigint; private: boolean; inode: string; file: string }
+/** One mapping, as a line of /proc/PID/maps shows it: inode "0" for anonymous memory; the file's device as major and minor. */
+export interface Mapping { lo: bigint; hi: bigint; private: boolean; major: number; minor: number; inode: string; file: string }

@@ -40,6 +40,13 @@ const dangerous: Dangerous[] = [
     why: 'writing another process\'s memory swaps the arguments of its pending calls',
   },
   {
+    // Found in review: the execve check walks up the parents of a process
+    // to find who shares its memory; CLONE_PARENT hides the sharer.
+    name: 'clone-vm-parent',
+    cmd: p => [p, 'clone-vm-parent'],
+    why: 'a child sharing our memory but not our child escapes the execve check\'s walk up the vfork parents',
+  },
+  {
     name: 'unshare-user',
     cmd: p => [p, 'unshare-user'],
     why: 'a new user namespace leads to mount namespaces that change what a path means',

@@ -159,3 +159,20 @@ rules:
   const ok = await runConfined(t, policy.replace(prog, rootProg), ['/bin/sh', '-c', `exec ${rootProg}`]);
   t.equal(ok.stdout, 'allowed\n', `from a directory of root's it runs\n${show(ok)}`);
 });
+
+// Found in review: the walk up the vfork parents stopped after 64 and let
+// the execve through, though the process at the top (with its flipping
+// thread) shares the memory too.
+t.test('a chain of 70 vfork children: the execve is refused, never run', { skip }, async t => {
+  const allowed = fixture('say-allowed');
+  const forbidden = fixture('say-forbids');
+  const r = await runConfined(t, execPolicy(allowed), [fixture('exec-race'), 'deep', allowed, forbidden, '20'], { timeoutMs: 120_000 });
+  const m = /^allowed-runs=(\d+) forbidden-runs=(\d+) exec-failed=(\d+) eperm=(\d+)(.*)$/m.exec(r.stdout);
+  t.ok(m, `exec-race printed its counts\n${show(r)}`);
+  if (m === null)
+    return;
+  t.equal(Number(m[2]), 0, `the forbidden program never ran\n${show(r)}`);
+  t.equal(Number(m[1]), 0, 'nor the permitted one: the check cannot be made');
+  t.equal(Number(m[4]), 20, 'every execve refused with EPERM');
+  t.match(r.stderr, /more than 64 vfork parents share its memory/, 'and systrace says why');
+});

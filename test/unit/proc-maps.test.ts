@@ -52,3 +52,35 @@ t.test('procMappings: a process that is gone', async t => {
   await new Promise(r => child.on('exit', r));
   t.equal(native().procMappings(child.pid!, [0x1000n]), -2, 'ENOENT (its /proc entry is gone), not a crash');
 });
+
+// Found in review: a mapping's file was matched by inode number alone, at
+// a name stat() followed. A deleted file of the user's shows as
+// "NAME (deleted)", which the user may then create as a symlink to a
+// root-owned file that has the same inode number on another filesystem.
+t.test('a mapped file is the one at its name: same device and inode, no symlink, not deleted', async t => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { mappedFileChangeable } = await import('../../tracer/supervisor/supervisor.js');
+  const root = '/usr/bin/true'; // a root-owned, read-only regular file (through no symlink here)
+  const real = fs.realpathSync(root);
+  const st = fs.statSync(real, { bigint: true });
+  const major = Number(((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn));
+  const minor = Number((st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn));
+  const mapping = (file: string, over: Partial<{ major: number; minor: number; inode: string }> = {}) =>
+    ({ lo: 0n, hi: 4096n, private: true, major, minor, inode: String(st.ino), file, ...over });
+  t.equal(mappedFileChangeable(mapping(real)), undefined, 'the file itself: nobody but root can change it');
+  t.match(mappedFileChangeable(mapping(real, { major: major + 1 })), /not the file at that name/,
+    'the same inode number on another device is another file');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'systrace-maps-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const link = path.join(dir, 'link');
+  fs.symlinkSync(real, link);
+  t.match(mappedFileChangeable(mapping(link)), /not the file at that name/, 'a symlink to the file is not the file');
+  const deleted = path.join(dir, 'gone (deleted)');
+  fs.symlinkSync(real, deleted);
+  t.match(mappedFileChangeable(mapping(deleted)), /not a file at that name/, 'a deleted file is refused by its name');
+  // The text of /proc/PID/maps gives the device as hex major:minor.
+  const line = `00400000-00401000 r--p 00000000 ${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')} ${st.ino} ${real}`;
+  t.same(parseMaps(line)[0], { ...mapping(real), lo: 0x400000n, hi: 0x401000n }, 'parseMaps reads the device');
+});

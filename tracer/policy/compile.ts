@@ -72,6 +72,7 @@ const CLONE_NEWNS = 0x00020000n;
 const CLONE_NEWUSER = 0x10000000n;
 const CLONE_VM = 0x100n;
 const CLONE_VFORK = 0x4000n;
+const CLONE_PARENT = 0x8000n;
 const CLONE_THREAD = 0x10000n;
 /** seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): a listener of its own. */
 const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8n;
@@ -794,7 +795,10 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
  *   of its own, are denied unless the policy names the call itself;
  * - clone(CLONE_VM) without CLONE_THREAD or CLONE_VFORK (a second process
  *   sharing the memory) is always denied: the execve check relies on
- *   memory being shared only with threads and blocked vfork parents.
+ *   memory being shared only with threads and blocked vfork parents;
+ * - so is clone(CLONE_VM | CLONE_PARENT) outside a thread: a vfork child
+ *   whose parent is its creator's parent hides the process it shares the
+ *   memory with from that check, which walks up the parents.
  */
 function hardenEscapes(emu: Emulation, policy: Policy, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number): void {
   type Pattern = { mask: bigint; value: bigint };
@@ -825,7 +829,10 @@ function hardenEscapes(emu: Emulation, policy: Policy, calls: Map<string, Placem
     calls.set(name, { ...place, why: `${place.why}; denied ${why}` });
   };
   const named = (name: string): boolean => policy.rules.has(name);
-  const cloneDenied: Pattern[] = [{ mask: CLONE_VM | CLONE_THREAD | CLONE_VFORK, value: CLONE_VM }];
+  const cloneDenied: Pattern[] = [
+    { mask: CLONE_VM | CLONE_THREAD | CLONE_VFORK, value: CLONE_VM },
+    { mask: CLONE_VM | CLONE_THREAD | CLONE_PARENT, value: CLONE_VM | CLONE_PARENT },
+  ];
   if (!named('clone')) cloneDenied.push({ mask: CLONE_NEWUSER, value: CLONE_NEWUSER }, { mask: CLONE_NEWNS, value: CLONE_NEWNS });
   guard('clone', 0, cloneDenied, named('clone') ? 'sharing memory outside threads and vfork' : 'with new namespaces or shared memory outside threads and vfork');
   if (!named('seccomp')) guard('seccomp', 1, [{ mask: SECCOMP_FILTER_FLAG_NEW_LISTENER, value: SECCOMP_FILTER_FLAG_NEW_LISTENER }], 'with a new listener');

@@ -36,6 +36,7 @@ const O_TMPFILE = 0o20000000 | 0o200000;
 const PATH_MAX = 4096;
 const CLONE_VM = 0x100n;
 const CLONE_VFORK = 0x4000n;
+const CLONE_PARENT = 0x8000n;
 const CLONE_THREAD = 0x10000n;
 const CLONE_NEWNS = 0x20000n;
 const CLONE_NEWUSER = 0x10000000n;
@@ -540,30 +541,30 @@ export class Supervisor {
           this.n.pathCall(s32(a[2]) & AT_REMOVEDIR ? 'rmdir' : 'unlink', p[0]!),
         );
       case 'mkdir':
-        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false, entry: true }], p =>
+        return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false, entry: true, creates: 'dir' }], p =>
           this.n.pathCall('mkdir', p[0]!, u32(a[1]) & ~this.umask(note.pid) & 0o7777),
         );
       case 'mkdirat':
-        return this.pathOp(note, base, [{ dirfd: s32(a[0]), addr: a[1]!, follow: false, entry: true }], p =>
+        return this.pathOp(note, base, [{ dirfd: s32(a[0]), addr: a[1]!, follow: false, entry: true, creates: 'dir' }], p =>
           this.n.pathCall('mkdir', p[0]!, u32(a[2]) & ~this.umask(note.pid) & 0o7777),
         );
       case 'rename':
         return this.pathOp(
           note, base,
-          [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false, entry: true }, { dirfd: AT_FDCWD, addr: a[1]!, follow: false, entry: true }],
+          [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false, entry: true }, { dirfd: AT_FDCWD, addr: a[1]!, follow: false, entry: true, creates: 'rename-to' }],
           p => this.n.pathCall('rename', p[0]!, 0, 0, p[1]!),
         );
       case 'renameat':
       case 'renameat2':
         return this.pathOp(
           note, base,
-          [{ dirfd: s32(a[0]), addr: a[1]!, follow: false, entry: true }, { dirfd: s32(a[2]), addr: a[3]!, follow: false, entry: true }],
+          [{ dirfd: s32(a[0]), addr: a[1]!, follow: false, entry: true }, { dirfd: s32(a[2]), addr: a[3]!, follow: false, entry: true, creates: 'rename-to' }],
           p => this.n.pathCall('rename', p[0]!, name === 'renameat2' ? u32(a[4]) : 0, 0, p[1]!),
         );
       case 'link':
         return this.pathOp(
           note, base,
-          [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false }, { dirfd: AT_FDCWD, addr: a[1]!, follow: false, entry: true }],
+          [{ dirfd: AT_FDCWD, addr: a[0]!, follow: false }, { dirfd: AT_FDCWD, addr: a[1]!, follow: false, entry: true, creates: 'file' }],
           p => this.n.pathCall('link', p[0]!, 0, 0, p[1]!),
         );
       case 'linkat': {
@@ -571,7 +572,7 @@ export class Supervisor {
         if (flags & AT_EMPTY_PATH) return -errnoOf('EPERM');
         return this.pathOp(
           note, base,
-          [{ dirfd: s32(a[0]), addr: a[1]!, follow: !!(flags & AT_SYMLINK_FOLLOW) }, { dirfd: s32(a[2]), addr: a[3]!, follow: false, entry: true }],
+          [{ dirfd: s32(a[0]), addr: a[1]!, follow: !!(flags & AT_SYMLINK_FOLLOW) }, { dirfd: s32(a[2]), addr: a[3]!, follow: false, entry: true, creates: 'file' }],
           p => this.n.pathCall('link', p[0]!, 0, 0, p[1]!),
         );
       }
@@ -582,7 +583,7 @@ export class Supervisor {
         if (typeof text === 'number') return text;
         base.linkname = text;
         const where = name === 'symlink' ? { dirfd: AT_FDCWD, addr: a[1]! } : { dirfd: s32(a[1]), addr: a[2]! };
-        return this.pathOp(note, base, [{ ...where, follow: false, entry: true }], p => this.n.pathCall('symlink', p[0]!, 0, 0, text), `linkname: ${text}`);
+        return this.pathOp(note, base, [{ ...where, follow: false, entry: true, creates: 'file' }], p => this.n.pathCall('symlink', p[0]!, 0, 0, text), `linkname: ${text}`);
       }
       case 'chmod':
         return this.pathOp(note, base, [{ dirfd: AT_FDCWD, addr: a[0]!, follow: true }], p => this.n.pathCall('chmod', p[0]!, u32(a[1]) & 0o7777));
@@ -638,7 +639,7 @@ export class Supervisor {
         const dirfd = at ? s32(a[0]) : AT_FDCWD;
         const mode = u32(a[at + 1]);
         const dev = u32(a[at + 2]);
-        return this.pathOp(note, base, [{ dirfd, addr: a[at]!, follow: false, entry: true }], p =>
+        return this.pathOp(note, base, [{ dirfd, addr: a[at]!, follow: false, entry: true, creates: 'file' }], p =>
           this.n.pathCall('mknod', p[0]!, (mode & 0o170000) | (mode & ~this.umask(note.pid) & 0o7777), dev),
         );
       }
@@ -720,7 +721,9 @@ export class Supervisor {
           // (see hardenEscapes in the compiler), for a clone decided here.
           const flags = view.args[0] ?? 0n;
           const named = this.opts.policies.get(view.emulation)?.policy.rules.has('clone');
-          if ((flags & (CLONE_VM | CLONE_THREAD | CLONE_VFORK)) === CLONE_VM || (!named && flags & (CLONE_NEWUSER | CLONE_NEWNS))) {
+          if ((flags & (CLONE_VM | CLONE_THREAD | CLONE_VFORK)) === CLONE_VM ||
+            (flags & (CLONE_VM | CLONE_THREAD | CLONE_PARENT)) === (CLONE_VM | CLONE_PARENT) ||
+            (!named && flags & (CLONE_NEWUSER | CLONE_NEWNS))) {
             this.opts.report(`systrace: clone with flags 0x${flags.toString(16)} is never permitted here: denied (pid ${note.pid})`);
             return fail(-errnoOf('EPERM'));
           }
@@ -768,9 +771,9 @@ export class Supervisor {
     return '/proc/self' + p.slice(m[0].length);
   }
 
-  /** A small file under /proc/PID, whole (latin1), or undefined when it cannot be read. */
-  private proc(pid: number, file: string): string | undefined {
-    const text = this.n.procFile(`/proc/${pid}/${file}`, 1 << 20);
+  /** A file under /proc/PID, whole (latin1), or undefined when it cannot be read. */
+  private proc(pid: number, file: string, max = 1 << 20): string | undefined {
+    const text = this.n.procFile(`/proc/${pid}/${file}`, max);
     return typeof text === 'number' ? undefined : text;
   }
 
@@ -797,6 +800,10 @@ export class Supervisor {
       shown: `filename: ${norm.shown}`,
       target,
       perform: () => {
+        // The kernel refuses a create through a trailing slash before it
+        // looks the name up (O_PATH drops O_CREAT); the normalised path
+        // has lost the slash.
+        if (flags & O_CREAT && !(flags & O_PATH) && raw.endsWith('/')) return fail(-errnoOf('EISDIR'));
         const path = target.paths[0]!.path;
         if (path === undefined) return fail(target.paths[0]!.errno ?? -errnoOf('ENOENT'));
         if (OTHER_PROC_MEM.test(norm.shown) || OTHER_PROC_MEM.test(path)) {
@@ -816,9 +823,6 @@ export class Supervisor {
           this.opts.report(`systrace: O_PATH open of ${norm.shown} cannot be checked race-free (${race}): denied (pid ${note.pid})`);
           return fail(-errnoOf('EPERM'));
         }
-        // The kernel refuses a create through a trailing slash before it
-        // looks the name up; the normalised path has lost the slash.
-        if (flags & O_CREAT && raw.endsWith('/')) return fail(-errnoOf('EISDIR'));
         const creating = (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
         const m = creating ? mode & ~this.umask(note.pid) & 0o7777 : 0;
         // A kept /proc magic link must still lead to the object checked.
@@ -932,15 +936,17 @@ export class Supervisor {
   private pathOp(
     note: Notification,
     view: CallView,
-    paths: { dirfd: number; addr: bigint; follow: boolean; entry?: true }[],
+    paths: { dirfd: number; addr: bigint; follow: boolean; entry?: true; creates?: 'file' | 'dir' | 'rename-to' }[],
     run: (resolved: string[]) => number | Buffer | Outcome,
     extra?: string,
   ): Prepared | number {
     const shown: string[] = [];
     const target: Target = { paths: [] };
+    const slashed: boolean[] = [];
     for (const p of paths) {
       const raw = this.readPath(note, p.addr);
       if (typeof raw === 'number') return raw;
+      slashed.push(raw.endsWith('/'));
       const follow = followsLink(raw, p.follow, p.entry);
       const norm = this.normalise(note, p.dirfd, raw, follow);
       shown.push(norm.shown);
@@ -954,6 +960,8 @@ export class Supervisor {
       shown: label.join(', '),
       target,
       perform: () => {
+        const why = entrySlash(paths, slashed, target);
+        if (why !== undefined) return fail(-errnoOf(why));
         const missing = target.paths.find(t => t.path === undefined);
         if (missing) return fail(missing.errno ?? -errnoOf('ENOENT'));
         const r = run(target.paths.map(t => t.path!));
@@ -1007,8 +1015,10 @@ export class Supervisor {
    * undefined when none can:
    * - the caller must be its process's only thread;
    * - it may share its memory only with vfork parents (the kernel filter
-   *   refuses clone(CLONE_VM) without CLONE_VFORK or CLONE_THREAD), which
-   *   are blocked in vfork; each of them must be single-threaded too;
+   *   refuses clone(CLONE_VM) without CLONE_VFORK or CLONE_THREAD, and
+   *   with CLONE_PARENT outside a thread, so each is the parent of the
+   *   next), which are blocked in vfork; each of them must be
+   *   single-threaded too;
    * - the path's bytes must lie in private memory that no other process
    *   maps: an anonymous private mapping, or a private mapping of a file
    *   this user cannot write (a sibling could otherwise rewrite the file
@@ -1069,8 +1079,11 @@ export class Supervisor {
     const self = this.task(tid);
     if (self?.threads !== 1) return 'the process has other threads';
     let parent = self.ppid;
-    for (let depth = 0, cur = tid; depth < 64; depth++) {
+    for (let depth = 0, cur = tid; ; depth++) {
       if (parent <= 1 || this.n.sameMemory(cur, parent) !== 1) break;
+      // Past this many vfork parents the chain is not followed to its top
+      // (whose other threads could write the path): refused.
+      if (depth === 64) return 'more than 64 vfork parents share its memory';
       const up = this.task(parent);
       if (up?.threads !== 1) return 'a vfork parent has other threads';
       cur = parent;
@@ -1090,7 +1103,7 @@ export class Supervisor {
   private mappings(tid: number, addrs: bigint[]): (Mapping | null)[] | undefined {
     const asked = this.n.procMappings(tid, addrs);
     if (asked !== -errnoOf('ENOTTY')) return typeof asked === 'number' ? undefined : asked;
-    const text = this.proc(tid, 'maps');
+    const text = this.proc(tid, 'maps', 64 << 20);
     if (text === undefined) return undefined;
     const all = parseMaps(text);
     return addrs.map(a => all.find(m => a >= m.lo && a < m.hi) ?? null);
@@ -1103,19 +1116,7 @@ export class Supervisor {
     if (end > m.hi) return 'the path crosses a mapping boundary';
     if (!m.private) return 'the path is in shared memory';
     if (m.inode === '0') return undefined; // anonymous private memory: the heap, the stack
-    // A private mapping of a file shows later writes to that file until
-    // the page is copied: only a file nobody but root can change will do
-    // (a program's or library's own strings), and it must be the very
-    // file mapped (not deleted, not a memfd).
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(m.file);
-    } catch {
-      return `the path is in a mapping of a file that cannot be checked (${m.file})`;
-    }
-    if (!m.file.startsWith('/') || String(st.ino) !== m.inode) return `the path is in a mapping of ${m.file}, which is not the file at that name`;
-    if (st.uid !== 0 || (st.mode & 0o022) !== 0 || !st.isFile()) return `the path is in a mapping of ${m.file}, which others than root can write`;
-    return undefined;
+    return mappedFileChangeable(m);
   }
 
   /**
@@ -1574,6 +1575,66 @@ export function toStat64(st: Buffer): Buffer {
 
 /** /proc/PID/maps, line by line ("lo-hi perms offset dev inode [file]"); lines of another shape are left out. */
 /**
+ * Why the file a private mapping shows could change under it, or undefined
+ * when it cannot: a private mapping of a file shows later writes to that
+ * file until the page is copied.
+ */
+export function mappedFileChangeable(m: Mapping): string | undefined {
+  // A private mapping of a file shows later writes to that file until
+  // the page is copied: only a file nobody but root can change will do
+  // (a program's or library's own strings), and it must be the very
+  // file mapped (not deleted, not a memfd): the same device and inode
+  // at that name, the name itself not a symlink (a deleted file of the
+  // user's shows as "NAME (deleted)", which the user may then create).
+  if (!m.file.startsWith('/') || m.file.endsWith(' (deleted)')) return `the path is in a mapping of ${m.file}, which is not a file at that name`;
+  let st: fs.BigIntStats;
+  try {
+    st = fs.lstatSync(m.file, { bigint: true });
+  } catch {
+    return `the path is in a mapping of a file that cannot be checked (${m.file})`;
+  }
+  // dev_t as glibc's major() and minor() take it apart.
+  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
+  if (String(st.ino) !== m.inode || major !== BigInt(m.major) || minor !== BigInt(m.minor)) return `the path is in a mapping of ${m.file}, which is not the file at that name`;
+  if (st.uid !== 0n || (st.mode & 0o022n) !== 0n || !st.isFile()) return `the path is in a mapping of ${m.file}, which others than root can write`;
+  return undefined;
+}
+
+/**
+ * The kernel's answer to a trailing slash on a name a call creates, which
+ * the normalised path no longer shows (undefined: none):
+ * - a file (symlink, mknod, link's new name): EEXIST when the name
+ *   exists, else ENOENT, for the slash asks for a directory;
+ * - a directory (mkdir): EEXIST when the name exists as anything;
+ * - rename's new name: ENOTDIR when what is renamed is not a directory.
+ * What exists is read here, when the call is performed: a name that comes
+ * or goes meanwhile changes only which error is answered.
+ */
+function entrySlash(
+  paths: readonly { creates?: 'file' | 'dir' | 'rename-to' }[],
+  slashed: readonly boolean[],
+  target: Target,
+): 'EEXIST' | 'ENOENT' | 'ENOTDIR' | undefined {
+  const lstat = (p: string | undefined): fs.Stats | undefined =>
+    p === undefined ? undefined : fs.lstatSync(p, { throwIfNoEntry: false });
+  for (const [i, p] of paths.entries()) {
+    if (!slashed[i] || !p.creates) continue;
+    const t = target.paths[i]!;
+    if (p.creates === 'rename-to') {
+      const from = lstat(target.paths[0]?.path);
+      if (from && !from.isDirectory()) return 'ENOTDIR';
+      continue;
+    }
+    // ENOTDIR from the normalisation: the name exists, and is no directory.
+    const exists = t.errno === -errnoOf('ENOTDIR') || lstat(t.path) !== undefined;
+    if (exists) return 'EEXIST';
+    if (p.creates === 'file') return 'ENOENT';
+  }
+  return undefined;
+}
+
+/**
  * Whether the kernel follows a final symlink of `raw`: as the call asks,
  * or because of a trailing slash, which makes every lookup of an object
  * follow it (stat, lstat, readlink, open with O_NOFOLLOW: "link/" is the
@@ -1589,8 +1650,13 @@ function followsLink(raw: string, follow: boolean, entry = false): boolean {
 export function parseMaps(text: string): Mapping[] {
   const out: Mapping[] = [];
   for (const line of text.split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) \S{3}(\S) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
-    if (m) out.push({ lo: BigInt('0x' + m[1]), hi: BigInt('0x' + m[2]), private: m[3] === 'p', inode: m[4]!, file: m[5] ?? '' });
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S{3}(\S) \S+ ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
+    if (m) {
+      out.push({
+        lo: BigInt('0x' + m[1]), hi: BigInt('0x' + m[2]), private: m[3] === 'p',
+        major: parseInt(m[4]!, 16), minor: parseInt(m[5]!, 16), inode: m[6]!, file: m[7] ?? '',
+      });
+    }
   }
   return out;
 }

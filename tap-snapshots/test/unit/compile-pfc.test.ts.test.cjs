@@ -88,22 +88,34 @@ if ($arch == 3221225534)
         # filter for syscall "fork" (57) [priority: 65535]
         if ($syscall == 57)
           action ALLOW;
-        # filter for syscall "clone" (56) [priority: 65527]
+        # filter for syscall "clone" (56) [priority: 65521]
         if ($syscall == 56)
           if ($a0.hi32 & 0x00000000 == 0)
-            if ($a0.lo32 & 0x10034100 == 82176)
+            if ($a0.lo32 & 0x1003c100 == 114944)
               action ALLOW;
-            if ($a0.lo32 & 0x10034100 == 81920)
+            if ($a0.lo32 & 0x1003c100 == 114688)
               action ALLOW;
-            if ($a0.lo32 & 0x10034100 == 65792)
+            if ($a0.lo32 & 0x1003c100 == 98560)
               action ALLOW;
-            if ($a0.lo32 & 0x10034100 == 65536)
+            if ($a0.lo32 & 0x1003c100 == 98304)
               action ALLOW;
-            if ($a0.lo32 & 0x10034100 == 16640)
+            if ($a0.lo32 & 0x1003c100 == 82176)
               action ALLOW;
-            if ($a0.lo32 & 0x10034100 == 16384)
+            if ($a0.lo32 & 0x1003c100 == 81920)
               action ALLOW;
-            if ($a0.lo32 & 0x10034100 == 0)
+            if ($a0.lo32 & 0x1003c100 == 65792)
+              action ALLOW;
+            if ($a0.lo32 & 0x1003c100 == 65536)
+              action ALLOW;
+            if ($a0.lo32 & 0x1003c100 == 49152)
+              action ALLOW;
+            if ($a0.lo32 & 0x1003c100 == 32768)
+              action ALLOW;
+            if ($a0.lo32 & 0x1003c100 == 16640)
+              action ALLOW;
+            if ($a0.lo32 & 0x1003c100 == 16384)
+              action ALLOW;
+            if ($a0.lo32 & 0x1003c100 == 0)
               action ALLOW;
         # filter for syscall "socket" (41) [priority: 65533]
         if ($syscall == 41)
