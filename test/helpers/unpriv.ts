@@ -83,7 +83,7 @@ export function integrationSkip(needSystrace = true): string | false {
 // The world-readable copy.
 
 /** The trees and files copied, relative to the repository. */
-const COPIED_TREES = ['bin', 'dist', 'policies', paths.fixtures];
+const COPIED_TREES = ['bin', 'dist', 'policies', 'monitor/web', paths.fixtures];
 const COPIED_FILES = ['package.json'];
 const RELEASE_DIR = 'build/Release';
 

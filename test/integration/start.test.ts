@@ -75,3 +75,26 @@ t.test('without a bundle, bin/systrace starts run from main.js', { skip }, async
   t.equal(r.stdout, 'confined\n', r.stderr);
   t.notMatch(r.stderr, /started from/, 'bin/systrace did not go through the loader');
 });
+
+// --gui starts a monitor of its own with `systrace monitor`, which the run
+// bundle does not have: it must come from main.js.
+t.test('run --gui from the bundle starts its monitor and prints where to answer', { skip }, async t => {
+  const policy = writeTempPolicy(t, policyText);
+  const r = await systraceUnpriv(['run', '--gui', '-f', policy, '--', '/bin/echo', 'confined'],
+    { env: { ...defaultEnv, SYSTRACE_DEBUG_START: '1' }, timeoutMs: 30_000 });
+  t.equal(r.stdout, 'confined\n', show(r));
+  t.match(r.stderr, /started from the run bundle/, show(r));
+  t.match(r.stderr, /^systrace: answer the questions at http:\/\/127\.0\.0\.1:\d+\/#token=\S+$/m, `the monitor started\n${show(r)}`);
+  t.equal(r.code, 0, show(r));
+});
+
+t.test('run --gui whose monitor cannot start: systrace fails to start (125), saying why', { skip }, async t => {
+  const dir = packageCopy(t); // without monitor/web: the monitor has no page to serve
+  const policy = writeTempPolicy(t, policyText);
+  const r = spawnSync(path.join(dir, 'bin/systrace'), ['run', '--gui', '-f', policy, '--', '/bin/echo', 'confined'], {
+    encoding: 'utf8', env: defaultEnv, timeout: 30_000,
+  });
+  t.equal(r.status, 125, r.stderr);
+  t.equal(r.stdout, '', 'the program never ran');
+  t.match(r.stderr, /--gui: the local monitor did not start: .*web interface's files are missing/, r.stderr);
+});

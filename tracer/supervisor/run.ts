@@ -133,10 +133,14 @@ async function startLocalMonitor(): Promise<{ address: string; token: string; st
   // which has no other command.
   const main = path.join(packageRoot(), 'dist', 'tracer', 'cli', 'main.js');
   const child = spawn(process.execPath, [main, 'monitor', '--socket', address, '--db', path.join(dir, 'events.db'), '--http', '127.0.0.1:0', '--token', token], {
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let errors = '';
   let told = false;
+  child.stderr!.on('data', d => {
+    errors = (errors + d).slice(-2000);
+  });
   child.stdout!.on('data', d => {
     out += d;
     const url = /(http:\/\/127\.0\.0\.1:\d+\/#token=\S+)/.exec(out);
@@ -145,7 +149,15 @@ async function startLocalMonitor(): Promise<{ address: string; token: string; st
       writeStderr(`systrace: answer the questions at ${url[1]}\n`);
     }
   });
-  for (let i = 0; i < 100 && !fs.existsSync(address); i++) await new Promise(r => setTimeout(r, 50));
+  // Ready once it has printed its page's address and made its socket.
+  for (let i = 0; i < 100 && !(told && fs.existsSync(address)) && child.exitCode === null; i++) await new Promise(r => setTimeout(r, 50));
+  if (!(told && fs.existsSync(address)) || child.exitCode !== null) {
+    // Nobody would be there to answer: systrace cannot start as asked.
+    child.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+    const why = errors.trim().split('\n').pop() ?? '';
+    throw new RunError(`--gui: the local monitor did not start${why ? `: ${why.replace(/^systrace: /, '')}` : ''}`, EXIT_FAILED);
+  }
   return {
     address,
     token,
