@@ -600,6 +600,46 @@ rules:
   t.match(learning.landlockWhy, /learning/);
 });
 
+t.test('landlock: opens for writing go to Landlock too when fswrite permits trees Landlock can read as well', async t => {
+  const text = (fswrite: string, fsread = '    - filename inpath "/srv" then permit\n'): string => `default: deny
+landlock: true
+rules:
+  fsread:
+${fsread}  fswrite:
+${fswrite}`;
+  const withAbi = (abi: number): CompileOptions => ({ ...enforcing, reportDefaultDenials: true, landlockAbi: abi });
+  const good = plan(text('    - filename inpath "/srv/out" then permit\n    - filename match "/srv/tmp/*" then permit\n'), withAbi(7));
+  t.ok(good.landlock?.writes, `writes planned (${good.landlock?.writesWhy ?? good.landlockWhy})`);
+  const WRITE = (1n << 1n) | (1n << 14n) | (1n << 8n);
+  t.same(good.landlock?.rules.filter(r => r.access === WRITE).map(r => [r.path, r.kind]), [['/srv/out', 'tree'], ['/srv/tmp', 'below']],
+    'write, truncate and create in the fswrite trees');
+  t.equal(good.landlock!.handled & WRITE, WRITE, 'and the ruleset handles those rights');
+  const O_WRONLY = 1n, O_RDWR = 2n, O_CREAT = 0o100n, O_TRUNC = 0o1000n, O_EXCL = 0o200n, O_PATH = 0o10000000n, O_TMPFILE = 0o20000000n;
+  const O_CLOEXEC = 0o2000000n, O_DIRECTORY = 0o200000n, O_APPEND = 0o2000n;
+  for (const f of [0n, O_WRONLY, O_RDWR, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, O_RDWR | O_CREAT | O_EXCL, O_WRONLY | O_APPEND])
+    t.equal(actionName(kernelDoes(good, 'linux', 'openat', args6(0n, 0n, f))), 'ALLOW', `openat flags 0o${f.toString(8)}: in the kernel`);
+  for (const f of [O_CREAT, O_TRUNC, O_CREAT | O_EXCL, 3n, 3n | O_CREAT, O_PATH, O_WRONLY | O_PATH, O_TMPFILE | O_DIRECTORY | O_RDWR, O_RDWR | (O_TMPFILE & ~O_DIRECTORY)])
+    t.equal(actionName(kernelDoes(good, 'linux', 'openat', args6(0n, 0n, f))), 'NOTIFY', `openat flags 0o${f.toString(8)}: notified`);
+  t.equal(actionName(kernelDoes(good, 'linux', 'open', args6(0n, O_WRONLY | O_CREAT))), 'ALLOW', 'open, as openat');
+  t.match(place(good, 'openat').why, /opens for writing, in the kernel/);
+
+  const writesWhy = (fswrite: string, fsread?: string, abi = 7): string | undefined => {
+    const p = plan(text(fswrite, fsread), withAbi(abi));
+    t.ok(p.landlock, `reads still go to Landlock (${p.landlockWhy})`);
+    t.notOk(p.landlock?.writes, 'writes do not');
+    t.equal(actionName(kernelDoes(p, 'linux', 'openat', args6(0n, 0n, O_WRONLY))), 'NOTIFY', 'a write open is notified');
+    return p.landlock?.writesWhy;
+  };
+  t.match(writesWhy('    - filename inpath "/srv/out" then permit\n    - filename eq "/dev/null" then permit\n'), /one file/,
+    'an eq permit: Landlock cannot let one name be created');
+  t.match(writesWhy('    - filename inpath "/var/out" then permit\n'), /not all of it read/, 'O_RDWR needs a read Landlock would refuse');
+  t.match(writesWhy('    - filename inpath "/srv/out" then permit\n    - filename eq "/srv/out/keep" then deny\n'), /overlaps/,
+    'a denial inside a permitted tree');
+  t.match(writesWhy('    - filename inpath "/srv/out" then permit\n', undefined, 2), /ABI is 2; 3 is needed/, 'no TRUNCATE right before ABI 3');
+  t.match(writesWhy('    - filename re "^/srv/out/" then permit\n'), /not a file or tree/);
+  t.match(writesWhy('    - filename inpath "/srv/out" then permit log\n'), /asks, logs/);
+});
+
 t.test('landlock: the policy says true or false', async t => {
   t.throws(() => policy('default: deny\nlandlock: yes please\nrules: {}\n'), /'landlock' is true or false/);
   t.equal(policy('default: deny\nlandlock: false\nrules: {}\n').landlock, false);

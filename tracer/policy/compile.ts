@@ -13,7 +13,7 @@ import { syscallNames, syscallNumber } from './syscalls.js';
 import { aliasMembers, groupMembers, isAlias, isGroup, type Alias } from './aliases.js';
 import { INTEGER_TRANSLATORS, MEMORY_TRANSLATORS, UID16_I386, integerArg, argKinds } from './signatures.js';
 import { ERRNOS } from './errno-table.js';
-import { SIGNALS, ADDRESS_FAMILIES, OPEN_FLAG_BITS, PROT_BITS, SOCKET_TYPES, SOCK_TYPE_MASK, O_ACCMODE, O_CREAT, O_PATH, O_TRUNC, __O_TMPFILE } from './constants.js';
+import { SIGNALS, ADDRESS_FAMILIES, OPEN_FLAG_BITS, PROT_BITS, SOCKET_TYPES, SOCK_TYPE_MASK, O_ACCMODE, O_CREAT, O_PATH, O_RDWR, O_TRUNC, O_WRONLY, __O_TMPFILE } from './constants.js';
 // The engine's own pure pieces, so that the kernel half decides exactly as
 // the user-space half would: conditions, and integer arguments as printed.
 import { conditionHolds as engineConditionHolds } from '../engine/decide.js';
@@ -425,7 +425,17 @@ function placeCall(
 }
 
 /** Landlock's filesystem rights (linux/landlock.h). */
-export const LANDLOCK_ACCESS = { READ_FILE: 1n << 2n, READ_DIR: 1n << 3n, REFER: 1n << 13n } as const;
+export const LANDLOCK_ACCESS = {
+  WRITE_FILE: 1n << 1n, READ_FILE: 1n << 2n, READ_DIR: 1n << 3n, MAKE_REG: 1n << 8n, REFER: 1n << 13n,
+  /** ABI 3 (Linux 6.2). */
+  TRUNCATE: 1n << 14n,
+} as const;
+
+/** What a write open needs: to write, to truncate (O_TRUNC), to create a regular file (O_CREAT). */
+const LANDLOCK_WRITE = LANDLOCK_ACCESS.WRITE_FILE | LANDLOCK_ACCESS.TRUNCATE | LANDLOCK_ACCESS.MAKE_REG;
+
+/** TRUNCATE, which a ruleset handling write opens must handle too (else O_TRUNC would go unchecked). */
+const LANDLOCK_WRITE_MIN_ABI = 3;
 
 /**
  * ABI 2 (Linux 5.19). Under ABI 1 any ruleset forbids renaming or linking
@@ -442,12 +452,16 @@ const NOT_A_READ = O_ACCMODE | O_CREAT | O_TRUNC | __O_TMPFILE | O_PATH;
 const LANDLOCK_OPEN_FLAGS: Readonly<Record<string, number>> = { open: 1, openat: 2 };
 
 export interface LandlockPlan {
-  /** The rights the ruleset handles: reading files and directories, and REFER. */
+  /** The rights the ruleset handles: reading files and directories, and REFER; with `writes`, writing, truncating and creating files. */
   handled: bigint;
-  /** One rule per file or tree the policy permits reading, each with the rule that says so. */
+  /** One rule per file or tree the policy permits reading (or writing), each with the rule that says so. */
   rules: (LandlockRule & { source: string })[];
   /** The calls whose read-only opens are decided in the kernel, by Landlock. */
   calls: string[];
+  /** Their opens for writing (O_WRONLY or O_RDWR, without O_PATH or O_TMPFILE) too. */
+  writes: boolean;
+  /** Why opens for writing stay notified, when they do. */
+  writesWhy?: string;
 }
 
 type Read = { path: string; kind: LandlockRule['kind'] };
@@ -536,27 +550,29 @@ function overlap(a: Read, b: Read): boolean {
 }
 
 /**
- * The reads a call's read-only opens are permitted, when its rules (its
- * own, then fsread's) are permits and denials of files and trees over a
- * denying fallback, with no denial inside a permitted tree: then Landlock
- * decides them exactly as the engine would, but for the errno (EACCES)
- * and the report (none).
+ * The rules that decide `name` under `alias` (fsread: its read-only opens;
+ * fswrite: the others), in the engine's order (its own, then the alias's),
+ * for this user; undefined when a condition on the user is known only at
+ * run time.
  */
-/**
- * The rules that decide a read of `name`, in the engine's order (its own,
- * then fsread's), for this user; undefined when a condition on the user
- * is known only at run time.
- */
-function readRules(policy: Policy, name: string, opts: CompileOptions): Rule[] | undefined {
+function aliasRules(policy: Policy, name: string, opts: CompileOptions, alias: Alias = 'fsread'): Rule[] | undefined {
   const cr = rulesForCall(policy, name, opts.aliases);
   const applies = (r: Rule): boolean | undefined => !r.condition || conditionHolds(r.condition, opts.user);
   if ([...cr.own, ...cr.aliases.flatMap(a => a.rules)].some(r => applies(r) === undefined)) return undefined;
-  const fsread = opts.aliases ? (cr.aliases.find(a => a.alias === 'fsread')?.rules ?? []) : [];
-  return [...cr.own, ...fsread].filter(x => applies(x));
+  const aliased = opts.aliases ? (cr.aliases.find(a => a.alias === alias)?.rules ?? []) : [];
+  return [...cr.own, ...aliased].filter(x => applies(x));
 }
 
-function landlockReads(policy: Policy, name: string, opts: CompileOptions): { reads: (Read & { source: string })[] } | { why: string } {
-  const list = readRules(policy, name, opts);
+/**
+ * The files and trees a call's opens under `alias` are permitted, when its
+ * rules (its own, then the alias's) are permits and denials of files and
+ * trees over a denying fallback, with no denial inside a permitted tree:
+ * then Landlock decides them exactly as the engine would, but for the
+ * errno (EACCES) and the report (none).
+ */
+function landlockReads(policy: Policy, name: string, opts: CompileOptions, alias: Alias = 'fsread'): { reads: (Read & { source: string })[] } | { why: string } {
+  const list = aliasRules(policy, name, opts, alias);
+  const what = alias === 'fsread' ? 'read' : 'write';
   if (!list) return { why: `${name}: a condition on the user is known only at run time` };
   const permits: (Read & { source: string })[] = [];
   const denies: Read[] = [];
@@ -567,7 +583,7 @@ function landlockReads(policy: Policy, name: string, opts: CompileOptions): { re
     if (action === undefined) return { why: `${where}: the rule asks, logs, elevates or rewrites` };
     if (action === SECCOMP_RET.KILL_PROCESS) return { why: `${where}: Landlock cannot kill` };
     if (r.expr.kind === 'true') {
-      if (action === SECCOMP_RET.ALLOW) return { why: `${where}: every read is permitted` };
+      if (action === SECCOMP_RET.ALLOW) return { why: `${where}: every ${what} is permitted` };
       ended = true;
       break;
     }
@@ -599,7 +615,7 @@ function landlockReads(policy: Policy, name: string, opts: CompileOptions): { re
  * condition known only at run time).
  */
 function fastReads(policy: Policy, name: string, opts: CompileOptions): Read[] | undefined {
-  const list = readRules(policy, name, opts);
+  const list = aliasRules(policy, name, opts);
   if (!list) return undefined;
   const permits: Read[] = [];
   const denies: Read[] = [];
@@ -668,7 +684,45 @@ function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: 
   const rules = reads.map(x => ({ path: x.path, kind: x.kind, access: READ_FILE | READ_DIR, source: x.source }));
   // REFER is denied wherever a ruleset does not grant it, handled or not.
   rules.push({ path: '/', kind: 'tree', access: REFER, source: 'renames and links across directories' });
-  return { handled: READ_FILE | READ_DIR | REFER, rules, calls };
+  const w = landlockWrites(policy, calls, reads, opts, abi);
+  if ('why' in w) return { handled: READ_FILE | READ_DIR | REFER, rules, calls, writes: false, writesWhy: w.why };
+  rules.push(...w.writes.map(x => ({ path: x.path, kind: x.kind, access: LANDLOCK_WRITE, source: x.source })));
+  return { handled: READ_FILE | READ_DIR | REFER | LANDLOCK_WRITE, rules, calls, writes: true };
+}
+
+/**
+ * The trees the calls' opens for writing are permitted (fswrite), when
+ * Landlock can decide those opens exactly too: trees only (`inpath`,
+ * `match "DIR/*"`), for Landlock grants creating a file only in a whole
+ * directory, and an `eq` permit names one file to create; each of them
+ * readable as a whole (an O_RDWR open is fswrite's alone, and Landlock
+ * asks for READ_FILE as well); and the same for every call. A tree that
+ * does not exist when the run starts grants nothing, and an `inpath`
+ * tree's own path cannot be created as a file (that is a right on its
+ * parent): both refuse what the policy would permit, never the reverse.
+ * O_RDONLY with O_CREAT or O_TRUNC stays notified: Landlock asks nothing
+ * more than a read of an O_CREAT open that creates nothing.
+ */
+function landlockWrites(
+  policy: Policy, calls: string[], reads: Read[], opts: CompileOptions, abi: number,
+): { writes: (Read & { source: string })[] } | { why: string } {
+  if (abi < LANDLOCK_WRITE_MIN_ABI) return { why: `this kernel's Landlock ABI is ${abi}; ${LANDLOCK_WRITE_MIN_ABI} is needed to check O_TRUNC` };
+  let writes: (Read & { source: string })[] | undefined;
+  for (const name of calls) {
+    const r = landlockReads(policy, name, opts, 'fswrite');
+    if ('why' in r) return r;
+    const key = (xs: Read[]): string => JSON.stringify(xs.map(x => [x.path, x.kind]).sort());
+    if (writes && key(writes) !== key(r.reads)) return { why: 'open and openat permit different writes' };
+    writes = r.reads;
+  }
+  if (!writes || writes.length === 0) return { why: 'no write is permitted' };
+  const one = writes.find(x => x.kind === 'file');
+  if (one) return { why: `${one.source}: the permit of one file (${one.path}); Landlock can let a file be created only in a whole directory` };
+  const unread = writes.find(x => !reads.some(r => r.kind !== 'file' && (covers(r, x.path) || (x.kind === 'below' && r.kind === 'below' && r.path === x.path))));
+  if (unread) return { why: `${unread.source}: ${unread.path} may be written but not all of it read; Landlock asks to read for O_RDWR` };
+  const proc = writes.find(x => covers(x, '/proc/1/mem'));
+  if (proc) return { why: `the permit of ${proc.path} (${proc.source}) covers /proc` };
+  return { writes };
 }
 
 /** The kernel action for the policy's default (USER_NOTIF: ask, decided in user space). */
@@ -767,6 +821,22 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
           // then checks; any other flags are notified as before. Disjoint
           // comparisons: no bit of NOT_A_READ set, or one of them set.
           rules.push({ nr, action: SECCOMP_RET.ALLOW, cmps: [{ arg: flagsArg, op: 'masked_eq', a: NOT_A_READ, b: 0n }] });
+          if (landlock!.writes) {
+            // And an open for writing (O_WRONLY or O_RDWR, O_CREAT and
+            // O_TRUNC as they come) without O_PATH or O_TMPFILE. What is
+            // left is notified: O_ACCMODE 3, O_RDONLY with O_CREAT or
+            // O_TRUNC, O_PATH, O_TMPFILE. The two sets are disjoint, and
+            // together they are every value of the flags.
+            const mask = O_ACCMODE | O_PATH | __O_TMPFILE;
+            for (const mode of [O_WRONLY, O_RDWR]) rules.push({ nr, action: SECCOMP_RET.ALLOW, cmps: [{ arg: flagsArg, op: 'masked_eq', a: mask, b: mode }] });
+            if (filterDefault !== SECCOMP_RET.USER_NOTIF) {
+              const notified: [bigint, bigint][] = [[O_ACCMODE, O_ACCMODE], [O_ACCMODE | O_CREAT, O_CREAT], [O_ACCMODE | O_TRUNC, O_TRUNC], [O_PATH, O_PATH]];
+              for (let bit = 1n; bit <= __O_TMPFILE; bit <<= 1n) if (__O_TMPFILE & bit) notified.push([bit, bit]);
+              for (const [a, b] of notified) rules.push({ nr, action: SECCOMP_RET.USER_NOTIF, cmps: [{ arg: flagsArg, op: 'masked_eq', a, b }] });
+            }
+            calls.set(name, { ...place, why: `${place.why}; landlock: read-only opens, and opens for writing, in the kernel, checked by Landlock` });
+            continue;
+          }
           if (filterDefault !== SECCOMP_RET.USER_NOTIF) {
             for (let bit = 1n; bit <= NOT_A_READ; bit <<= 1n) {
               if (NOT_A_READ & bit) rules.push({ nr, action: SECCOMP_RET.USER_NOTIF, cmps: [{ arg: flagsArg, op: 'masked_eq', a: bit, b: bit }] });

@@ -41,11 +41,14 @@ export function registerPolicy(program: Command): void {
         if (plan.landlock) {
           const { fd, skipped } = native().landlockRuleset(plan.landlock.handled, plan.landlock.rules);
           native().closeFd(fd);
-          process.stdout.write(`landlock: ${plan.landlock.calls.join(' and ')} read-only: in the kernel, checked by Landlock (ABI ${abi}); a refusal is EACCES and not reported. Readable:\n`);
-          for (const [i, r] of plan.landlock.rules.entries()) {
+          const ll = plan.landlock;
+          const opens = ll.writes ? 'read-only and for writing' : 'read-only';
+          process.stdout.write(`landlock: ${ll.calls.join(' and ')} ${opens}: in the kernel, checked by Landlock (ABI ${abi}); a refusal is EACCES and not reported. Granted:\n`);
+          if (!ll.writes && ll.writesWhy) process.stdout.write(`landlock: opens for writing stay notified: ${ll.writesWhy}\n`);
+          for (const [i, r] of ll.rules.entries()) {
             const what = r.kind === 'tree' ? `${r.path} and all beneath` : r.kind === 'below' ? `all beneath ${r.path}` : r.path;
             const skip = skipped.find(x => x.index === i);
-            const rights = r.access === LANDLOCK_ACCESS.REFER ? 'rename/link across directories' : 'read';
+            const rights = r.access === LANDLOCK_ACCESS.REFER ? 'rename/link across directories' : r.access & LANDLOCK_ACCESS.WRITE_FILE ? 'write' : 'read';
             process.stdout.write(`  ${rights.padEnd(6)} ${what}  (${r.source})${skip ? `: grants nothing here: ${skip.why}` : ''}\n`);
           }
         }
