@@ -636,8 +636,42 @@ ${fswrite}`;
   t.match(writesWhy('    - filename inpath "/srv/out" then permit\n    - filename eq "/srv/out/keep" then deny\n'), /overlaps/,
     'a denial inside a permitted tree');
   t.match(writesWhy('    - filename inpath "/srv/out" then permit\n', undefined, 2), /ABI is 2; 3 is needed/, 'no TRUNCATE right before ABI 3');
-  t.match(writesWhy('    - filename re "^/srv/out/" then permit\n'), /not a file or tree/);
+  // fswrite also says which renames systrace performs: one it cannot read
+  // keeps Landlock out altogether (below).
+  t.match(plan(text('    - filename re "^/srv/out/" then permit\n'), withAbi(7)).landlockWhy, /renames: .*not a file or tree/);
   t.match(writesWhy('    - filename inpath "/srv/out" then permit log\n'), /asks, logs/);
+  const withCalls = (calls: string): Plan => plan(text('    - filename inpath "/srv/out" then permit\n').replace('rules:\n', `rules:\n${calls}`), withAbi(7));
+  t.match(withCalls('  truncate: permit\n').landlock?.writesWhy, /truncate \(linux\) is performed by the kernel/,
+    'the ruleset would refuse a truncate the kernel performs outside the trees');
+  t.match(withCalls('  linkat: permit\n').landlock?.writesWhy, /linkat \(linux\) is performed by the kernel/);
+  t.match(withCalls('  link:\n    - filename inpath "/srv" then permit\n').landlock?.writesWhy, /link \(linux\) has rules of its own/,
+    'a link fswrite does not decide could name a write tree\'s file outside it');
+});
+
+// Found in review: a Landlock rule belongs to a directory, not to its name.
+// A rename systrace permits carries the rule along to the new name, where
+// the policy may say otherwise.
+t.test('landlock: not used where a permitted rename could carry a rule to a name the policy does not grant it', async t => {
+  const text = (fsread: string, fswrite: string, more = ''): string => `default: deny
+landlock: true
+rules:
+${more}  fsread:
+${fsread}  fswrite:
+${fswrite}`;
+  const why = (fsread: string, fswrite: string, more = ''): string | undefined =>
+    plan(text(fsread, fswrite, more), { ...enforcing, reportDefaultDenials: true, landlockAbi: 7 }).landlockWhy;
+  const pub = '    - filename inpath "/srv/pub" then permit\n';
+  t.match(why(pub, '    - filename inpath "/srv" then permit\n'),
+    /a permitted rename could move \/srv\/pub, and the Landlock rule of \/srv\/pub with it, into \/srv /,
+    'renaming /srv/pub to /srv/x would leave it readable by Landlock, not by the policy');
+  t.match(why(pub, '    - filename inpath "/" then permit\n'), /could move \//, 'or one of the directories above it');
+  t.equal(why('    - filename inpath "/srv" then permit\n', '    - filename inpath "/srv/out" then permit\n'), undefined,
+    'a rename inside a tree readable whole changes nothing');
+  t.equal(why(pub, '    - filename inpath "/tmp/out" then permit\n'), undefined, 'nothing above a rule can be moved');
+  t.match(why(pub, '    - filename inpath "/tmp/out" then permit\n', '  rename:\n    - filename inpath "/srv" then permit\n'),
+    /rename \(linux\) has rules of its own/);
+  t.match(why(pub, '    - filename inpath "/tmp/out" then permit\n', '  renameat2: permit\n'), /renameat2 \(linux\) is performed by the kernel/);
+  t.match(why(pub, '    - filename re "^/tmp/" then permit\n'), /renames: .*not a file or tree/);
 });
 
 t.test('landlock: the policy says true or false', async t => {

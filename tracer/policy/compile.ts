@@ -640,6 +640,17 @@ function permitsOutright(place: Placement | undefined): boolean {
   return place?.target === 'kernel' && !place.rules && place.action === SECCOMP_RET.ALLOW;
 }
 
+/** Whether the kernel performs the call for some arguments (outright, or by integer rules). */
+function kernelMayPerform(place: Placement | undefined): boolean {
+  return place?.target === 'kernel' && (place.rules ? place.rules.some(r => r.action === SECCOMP_RET.ALLOW) : place.action === SECCOMP_RET.ALLOW);
+}
+
+/** The calls that move a name, and with it whatever Landlock rule its directory holds. */
+const RENAME_CALLS = ['rename', 'renameat', 'renameat2'];
+
+/** Calls that create, link or truncate regular files: a ruleset that handles writes decides them too when the kernel performs them. */
+const WRITE_CALLS = ['creat', 'link', 'linkat', 'mknod', 'mknodat', 'truncate', 'truncate64', ...RENAME_CALLS];
+
 /**
  * `landlock: true`: read-only opens go to a Landlock ruleset instead of
  * the supervisor, when that is exact. Landlock checks every read open the
@@ -680,14 +691,82 @@ function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: 
   // policy says; Landlock lets a sandboxed process read its siblings'.
   const proc = reads.find(r => covers(r, '/proc/1/mem'));
   if (proc) return { why: `the permit of ${proc.path} (${proc.source}) covers /proc, where other processes' memory is refused whatever the policy says; Landlock would let it be read` };
+  const moved = renamesKeepMeaning(byEmu, policy, reads, opts, def, filterDefault);
+  if (moved) return { why: moved };
   const { READ_FILE, READ_DIR, REFER } = LANDLOCK_ACCESS;
   const rules = reads.map(x => ({ path: x.path, kind: x.kind, access: READ_FILE | READ_DIR, source: x.source }));
   // REFER is denied wherever a ruleset does not grant it, handled or not.
   rules.push({ path: '/', kind: 'tree', access: REFER, source: 'renames and links across directories' });
-  const w = landlockWrites(policy, calls, reads, opts, abi);
+  const w = landlockWrites(byEmu, policy, calls, reads, opts, abi, filterDefault);
   if ('why' in w) return { handled: READ_FILE | READ_DIR | REFER, rules, calls, writes: false, writesWhy: w.why };
   rules.push(...w.writes.map(x => ({ path: x.path, kind: x.kind, access: LANDLOCK_WRITE, source: x.source })));
   return { handled: READ_FILE | READ_DIR | REFER | LANDLOCK_WRITE, rules, calls, writes: true };
+}
+
+/**
+ * Where fswrite may let a rename take a name from or to, as files and
+ * trees: every rule that could permit (denials are left out, so this is
+ * at least what the policy permits), or why that cannot be told.
+ */
+function renameRegions(policy: Policy, opts: CompileOptions): { regions: (Read & { source: string })[] } | { why: string } {
+  const list = aliasRules(policy, 'rename', opts, 'fswrite');
+  if (!list) return { why: 'a condition on the user is known only at run time' };
+  const regions: (Read & { source: string })[] = [];
+  for (const r of list) {
+    const where = `${r.pos.file || 'policy'}:${r.pos.line}`;
+    const kind = effective(r.action, opts.enforce).verdict.kind;
+    if (kind === 'deny' || kind === 'kill') {
+      if (r.expr.kind === 'true') return { regions };
+      continue;
+    }
+    if (r.action.rewrite) return { why: `${where}: a rewrite can rename to anywhere` };
+    if (r.expr.kind === 'true') return { why: `${where}: every rename may be permitted` };
+    const named = readsOf(r.expr);
+    if (!named) return { why: `${where}: not a file or tree (eq, inpath, match "DIR/*" on filename)` };
+    regions.push(...named.map(x => ({ ...x, source: where })));
+  }
+  if (policy.default === 'permit' || (policy.default === 'ask' && !opts.enforce)) return { why: `the default may permit a rename` };
+  return { regions };
+}
+
+/**
+ * Why a rename could make the ruleset say something else than the policy,
+ * or undefined when none can. A Landlock rule belongs to a directory (or
+ * file), not to its name: renamed, its directory takes the rule along,
+ * where the policy matches the new name. So renames must be decided by
+ * systrace, by fswrite alone (the rename calls have no rules of their own,
+ * and the kernel performs none), and wherever fswrite lets a rule's
+ * directory (or one above it) be moved, every place it could be moved to
+ * must be readable whole: what a moved read rule grants there, the policy
+ * grants too. (A moved write tree lands in another write tree, which
+ * landlockWrites makes readable whole as well.)
+ */
+function renamesKeepMeaning(
+  byEmu: Map<Emulation, Policy>, policy: Policy, reads: Read[], opts: CompileOptions, def: number, filterDefault: number,
+): string | undefined {
+  for (const [emu, p] of byEmu) {
+    for (const name of RENAME_CALLS) {
+      const nr = syscallNumber(emu, name);
+      if (nr === undefined) continue;
+      const place = placeCall(emu, name, nr, rulesForCall(p, name, opts.aliases), p, opts, emu === 'linux' ? def : defaultKernelAction(p, opts), filterDefault);
+      if (kernelMayPerform(place)) return `${name} (${emu}) is performed by the kernel: a renamed directory would take its Landlock rule along`;
+      if (rulesForCall(p, name, opts.aliases).own.length > 0) return `${name} (${emu}) has rules of its own: a renamed directory would take its Landlock rule along`;
+    }
+  }
+  const moves = renameRegions(policy, opts);
+  if ('why' in moves) return `renames: ${moves.why}`;
+  const above = (p: string): string[] => {
+    const out = [p];
+    for (let q = p; q !== '/'; ) out.push(q = q.slice(0, q.lastIndexOf('/')) || '/');
+    return out;
+  };
+  for (const r of reads) {
+    const movable = above(r.path).find(a => moves.regions.some(m => covers(m, a)));
+    if (movable === undefined) continue;
+    const unread = moves.regions.find(m => m.kind === 'file' || !reads.some(x => x.kind !== 'file' && (covers(x, m.path) || (m.kind === 'below' && x.kind === 'below' && x.path === m.path))));
+    if (unread) return `a permitted rename could move ${movable}, and the Landlock rule of ${r.path} with it, into ${unread.path} (${unread.source}), which the policy does not let be read`;
+  }
+  return undefined;
 }
 
 /**
@@ -704,9 +783,25 @@ function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: 
  * more than a read of an O_CREAT open that creates nothing.
  */
 function landlockWrites(
-  policy: Policy, calls: string[], reads: Read[], opts: CompileOptions, abi: number,
+  byEmu: Map<Emulation, Policy>, policy: Policy, calls: string[], reads: Read[], opts: CompileOptions, abi: number, filterDefault: number,
 ): { writes: (Read & { source: string })[] } | { why: string } {
   if (abi < LANDLOCK_WRITE_MIN_ABI) return { why: `this kernel's Landlock ABI is ${abi}; ${LANDLOCK_WRITE_MIN_ABI} is needed to check O_TRUNC` };
+  // The ruleset would decide these too where the kernel performs them
+  // (creating, linking, truncating a file outside the trees): only where
+  // systrace performs them does the policy alone decide.
+  for (const [emu, p] of byEmu) {
+    for (const name of [...WRITE_CALLS, ...OPEN_FAMILY]) {
+      const nr = syscallNumber(emu, name);
+      if (nr === undefined || (emu === 'linux' && calls.includes(name))) continue;
+      const place = placeCall(emu, name, nr, rulesForCall(p, name, opts.aliases), p, opts, defaultKernelAction(p, opts), filterDefault);
+      if (kernelMayPerform(place)) return { why: `${name} (${emu}) is performed by the kernel; Landlock would refuse it outside the trees` };
+      // A rule on a file follows it under every hard link: a link fswrite
+      // did not decide could give a write tree's file a name outside it.
+      if ((name === 'link' || name === 'linkat') && rulesForCall(p, name, opts.aliases).own.length > 0) {
+        return { why: `${name} (${emu}) has rules of its own: a file linked out of a write tree would stay writable` };
+      }
+    }
+  }
   let writes: (Read & { source: string })[] | undefined;
   for (const name of calls) {
     const r = landlockReads(policy, name, opts, 'fswrite');
