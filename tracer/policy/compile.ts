@@ -691,7 +691,7 @@ function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: 
   // policy says; Landlock lets a sandboxed process read its siblings'.
   const proc = reads.find(r => covers(r, '/proc/1/mem'));
   if (proc) return { why: `the permit of ${proc.path} (${proc.source}) covers /proc, where other processes' memory is refused whatever the policy says; Landlock would let it be read` };
-  const moved = renamesKeepMeaning(byEmu, policy, reads, opts, def, filterDefault);
+  const moved = renamesKeepMeaning(byEmu, reads, opts, def, filterDefault);
   if (moved) return { why: moved };
   const { READ_FILE, READ_DIR, REFER } = LANDLOCK_ACCESS;
   const rules = reads.map(x => ({ path: x.path, kind: x.kind, access: READ_FILE | READ_DIR, source: x.source }));
@@ -742,19 +742,28 @@ function renameRegions(policy: Policy, opts: CompileOptions): { regions: (Read &
  * landlockWrites makes readable whole as well.)
  */
 function renamesKeepMeaning(
-  byEmu: Map<Emulation, Policy>, policy: Policy, reads: Read[], opts: CompileOptions, def: number, filterDefault: number,
+  byEmu: Map<Emulation, Policy>, reads: Read[], opts: CompileOptions, def: number, filterDefault: number,
 ): string | undefined {
+  // A rule on one file (eq) follows it under every hard link too.
+  const fileRules = reads.some(r => r.kind === 'file');
   for (const [emu, p] of byEmu) {
-    for (const name of RENAME_CALLS) {
+    for (const name of [...RENAME_CALLS, ...(fileRules ? ['link', 'linkat'] : [])]) {
       const nr = syscallNumber(emu, name);
       if (nr === undefined) continue;
+      const what = RENAME_CALLS.includes(name) ? 'a renamed directory' : 'a file linked to another name';
       const place = placeCall(emu, name, nr, rulesForCall(p, name, opts.aliases), p, opts, emu === 'linux' ? def : defaultKernelAction(p, opts), filterDefault);
-      if (kernelMayPerform(place)) return `${name} (${emu}) is performed by the kernel: a renamed directory would take its Landlock rule along`;
-      if (rulesForCall(p, name, opts.aliases).own.length > 0) return `${name} (${emu}) has rules of its own: a renamed directory would take its Landlock rule along`;
+      if (kernelMayPerform(place)) return `${name} (${emu}) is performed by the kernel: ${what} would take its Landlock rule along`;
+      if (rulesForCall(p, name, opts.aliases).own.length > 0) return `${name} (${emu}) has rules of its own: ${what} would take its Landlock rule along`;
     }
   }
-  const moves = renameRegions(policy, opts);
-  if ('why' in moves) return `renames: ${moves.why}`;
+  // Each emulation's policy decides its own renames (an i386 rename of a
+  // 64-bit program's directory too): every one of them counts.
+  const moves: { regions: (Read & { source: string })[] } = { regions: [] };
+  for (const [emu, p] of byEmu) {
+    const m = renameRegions(p, opts);
+    if ('why' in m) return `renames (${emu}): ${m.why}`;
+    moves.regions.push(...m.regions);
+  }
   const above = (p: string): string[] => {
     const out = [p];
     for (let q = p; q !== '/'; ) out.push(q = q.slice(0, q.lastIndexOf('/')) || '/');
