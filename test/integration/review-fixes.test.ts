@@ -14,6 +14,22 @@ const skip = integrationSkip();
 
 const python = (code: string): string[] => ['/usr/bin/python3', '-c', code];
 
+/**
+ * The head of a python oracle: D is DIR/, and t(label, f) prints the
+ * label with OK (f returned nothing, or an fd), what f returned, or ERR
+ * and the error: the same lines from the kernel and from systrace.
+ */
+const oracle = (dir: string): string[] => [
+  'import os',
+  `D = ${JSON.stringify(dir + '/')}`,
+  'def t(label, f):',
+  '    try:',
+  '        r = f()',
+  '        print(label, "OK" if r is None or isinstance(r, int) else r)',
+  '    except OSError as e:',
+  '        print(label, "ERR", e.strerror)',
+];
+
 t.test('TIOCSTI is denied even where ioctl is permitted', { skip }, async t => {
   // ioctl is permitted unconditionally by the base rules. On /dev/null the
   // kernel itself would answer ENOTTY; EPERM means the filter decided first.
@@ -74,14 +90,7 @@ t.test('a trailing slash asks for a directory, as the kernel says: "file/" is ne
   fs.symlinkSync('d', path.join(dir, 'ld'));
   fs.symlinkSync('f', path.join(dir, 'lf'));
   const code = [
-    'import os',
-    `D = ${JSON.stringify(dir + '/')}`,
-    'def t(label, f):',
-    '    try:',
-    '        r = f()',
-    '        print(label, "OK" if r is None else r)',
-    '    except OSError as e:',
-    '        print(label, "ERR", e.strerror)',
+    ...oracle(dir),
     't("stat-file/", lambda: os.stat(D + "f/").st_size)',
     't("stat-dir/", lambda: bool(os.stat(D + "d/")))',
     't("stat-link-to-dir/", lambda: bool(os.stat(D + "ld/")))',
@@ -131,14 +140,7 @@ t.test('a trailing slash on a name a call creates: the kernel\'s answers, nothin
   for (const sub of ['d', 'd2'])
     fs.chownSync(path.join(dir, sub), 65534, 65534);
   const code = [
-    'import os',
-    `D = ${JSON.stringify(dir + '/')}`,
-    'def t(label, f):',
-    '    try:',
-    '        r = f()',
-    '        print(label, "OK" if r is None or isinstance(r, int) else r)',
-    '    except OSError as e:',
-    '        print(label, "ERR", e.strerror)',
+    ...oracle(dir),
     't("symlink-new/", lambda: os.symlink("x", D + "n1/"))',
     't("mkfifo-new/", lambda: os.mkfifo(D + "n2/"))',
     't("link-new/", lambda: os.link(D + "f", D + "n3/"))',
