@@ -645,6 +645,24 @@ function kernelMayPerform(place: Placement | undefined): boolean {
   return place?.target === 'kernel' && (place.rules ? place.rules.some(r => r.action === SECCOMP_RET.ALLOW) : place.action === SECCOMP_RET.ALLOW);
 }
 
+/** Where `name` is decided under `p`, or undefined when the emulation has no such call. */
+function placeFor(emu: Emulation, p: Policy, name: string, opts: CompileOptions, filterDefault: number): Placement | undefined {
+  const nr = syscallNumber(emu, name);
+  return nr === undefined ? undefined : placeCall(emu, name, nr, rulesForCall(p, name, opts.aliases), p, opts, defaultKernelAction(p, opts), filterDefault);
+}
+
+/** Whether two lists name the same files and trees, in any order. */
+function sameRegions(a: Read[], b: Read[]): boolean {
+  const key = (xs: Read[]): string => JSON.stringify(xs.map(x => [x.path, x.kind]).sort());
+  return key(a) === key(b);
+}
+
+/** Whether the reads cover all of `region`: a tree or what is below a directory (never one file's name alone). */
+function readWhole(reads: Read[], region: Read): boolean {
+  return region.kind !== 'file' &&
+    reads.some(r => r.kind !== 'file' && (covers(r, region.path) || (region.kind === 'below' && r.kind === 'below' && r.path === region.path)));
+}
+
 /** The calls that move a name, and with it whatever Landlock rule its directory holds. */
 const RENAME_CALLS = ['rename', 'renameat', 'renameat2'];
 
@@ -657,7 +675,7 @@ const WRITE_CALLS = ['creat', 'link', 'linkat', 'mknod', 'mknodat', 'truncate', 
  * kernel performs, so no other call may open for reading in the kernel
  * outright (open family of either ABI), and open and openat must agree.
  */
-function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: number, filterDefault: number): LandlockPlan | { why: string } {
+function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, filterDefault: number): LandlockPlan | { why: string } {
   const policy = byEmu.get('linux');
   if (!policy) return { why: 'Landlock is used for linux (x86_64) policies' };
   if (opts.notifyAll) return { why: 'learning records every call' };
@@ -666,23 +684,19 @@ function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: 
   if (abi < LANDLOCK_MIN_ABI) return { why: abi === 0 ? 'this kernel has no Landlock' : `this kernel's Landlock ABI is ${abi}; ${LANDLOCK_MIN_ABI} is needed` };
   for (const [emu, p] of byEmu) {
     for (const name of [...OPEN_FAMILY, 'creat']) {
-      const nr = syscallNumber(emu, name);
-      if (nr === undefined || (emu === 'linux' && name in LANDLOCK_OPEN_FLAGS)) continue;
-      const place = placeCall(emu, name, nr, rulesForCall(p, name, opts.aliases), p, opts, defaultKernelAction(p, opts), filterDefault);
-      if (permitsOutright(place)) return { why: `${name} (${emu}) is permitted outright; Landlock would restrict it` };
+      if (emu === 'linux' && name in LANDLOCK_OPEN_FLAGS) continue;
+      if (permitsOutright(placeFor(emu, p, name, opts, filterDefault))) return { why: `${name} (${emu}) is permitted outright; Landlock would restrict it` };
     }
   }
   const calls: string[] = [];
   let reads: (Read & { source: string })[] | undefined;
   for (const name of Object.keys(LANDLOCK_OPEN_FLAGS)) {
-    const nr = syscallNumber('linux', name)!;
-    const place = placeCall('linux', name, nr, rulesForCall(policy, name, opts.aliases), policy, opts, def, filterDefault);
+    const place = placeFor('linux', policy, name, opts, filterDefault)!;
     if (permitsOutright(place)) return { why: `${name} is permitted outright; Landlock would restrict it` };
     if (place.target === 'kernel' && place.action !== SECCOMP_RET.USER_NOTIF) continue; // never reaches a path
     const r = landlockReads(policy, name, opts);
     if ('why' in r) return r;
-    const key = (xs: Read[]): string => JSON.stringify(xs.map(x => [x.path, x.kind]).sort());
-    if (reads && key(reads) !== key(r.reads)) return { why: 'open and openat permit different reads' };
+    if (reads && !sameRegions(reads, r.reads)) return { why: 'open and openat permit different reads' };
     reads = r.reads;
     calls.push(name);
   }
@@ -691,7 +705,7 @@ function landlockPlan(byEmu: Map<Emulation, Policy>, opts: CompileOptions, def: 
   // policy says; Landlock lets a sandboxed process read its siblings'.
   const proc = reads.find(r => covers(r, '/proc/1/mem'));
   if (proc) return { why: `the permit of ${proc.path} (${proc.source}) covers /proc, where other processes' memory is refused whatever the policy says; Landlock would let it be read` };
-  const moved = renamesKeepMeaning(byEmu, reads, opts, def, filterDefault);
+  const moved = renamesKeepMeaning(byEmu, reads, opts, filterDefault);
   if (moved) return { why: moved };
   const { READ_FILE, READ_DIR, REFER } = LANDLOCK_ACCESS;
   const rules = reads.map(x => ({ path: x.path, kind: x.kind, access: READ_FILE | READ_DIR, source: x.source }));
@@ -741,17 +755,14 @@ function renameRegions(policy: Policy, opts: CompileOptions): { regions: (Read &
  * grants too. (A moved write tree lands in another write tree, which
  * landlockWrites makes readable whole as well.)
  */
-function renamesKeepMeaning(
-  byEmu: Map<Emulation, Policy>, reads: Read[], opts: CompileOptions, def: number, filterDefault: number,
-): string | undefined {
+function renamesKeepMeaning(byEmu: Map<Emulation, Policy>, reads: Read[], opts: CompileOptions, filterDefault: number): string | undefined {
   // A rule on one file (eq) follows it under every hard link too.
   const fileRules = reads.some(r => r.kind === 'file');
   for (const [emu, p] of byEmu) {
     for (const name of [...RENAME_CALLS, ...(fileRules ? ['link', 'linkat'] : [])]) {
-      const nr = syscallNumber(emu, name);
-      if (nr === undefined) continue;
+      const place = placeFor(emu, p, name, opts, filterDefault);
+      if (!place) continue;
       const what = RENAME_CALLS.includes(name) ? 'a renamed directory' : 'a file linked to another name';
-      const place = placeCall(emu, name, nr, rulesForCall(p, name, opts.aliases), p, opts, emu === 'linux' ? def : defaultKernelAction(p, opts), filterDefault);
       if (kernelMayPerform(place)) return `${name} (${emu}) is performed by the kernel: ${what} would take its Landlock rule along`;
       if (rulesForCall(p, name, opts.aliases).own.length > 0) return `${name} (${emu}) has rules of its own: ${what} would take its Landlock rule along`;
     }
@@ -772,7 +783,7 @@ function renamesKeepMeaning(
   for (const r of reads) {
     const movable = above(r.path).find(a => moves.regions.some(m => covers(m, a)));
     if (movable === undefined) continue;
-    const unread = moves.regions.find(m => m.kind === 'file' || !reads.some(x => x.kind !== 'file' && (covers(x, m.path) || (m.kind === 'below' && x.kind === 'below' && x.path === m.path))));
+    const unread = moves.regions.find(m => !readWhole(reads, m));
     if (unread) return `a permitted rename could move ${movable}, and the Landlock rule of ${r.path} with it, into ${unread.path} (${unread.source}), which the policy does not let be read`;
   }
   return undefined;
@@ -800,12 +811,13 @@ function landlockWrites(
   // systrace performs them does the policy alone decide.
   for (const [emu, p] of byEmu) {
     for (const name of [...WRITE_CALLS, ...OPEN_FAMILY]) {
-      const nr = syscallNumber(emu, name);
-      if (nr === undefined || (emu === 'linux' && calls.includes(name))) continue;
-      const place = placeCall(emu, name, nr, rulesForCall(p, name, opts.aliases), p, opts, defaultKernelAction(p, opts), filterDefault);
+      if (emu === 'linux' && calls.includes(name)) continue;
+      const place = placeFor(emu, p, name, opts, filterDefault);
+      if (!place) continue;
       if (kernelMayPerform(place)) return { why: `${name} (${emu}) is performed by the kernel; Landlock would refuse it outside the trees` };
-      // A rule on a file follows it under every hard link: a link fswrite
-      // did not decide could give a write tree's file a name outside it.
+      // `inpath FILE` puts the rule on the file itself, which then follows
+      // it under every hard link: a link fswrite did not decide could give
+      // it a name outside every write tree.
       if ((name === 'link' || name === 'linkat') && rulesForCall(p, name, opts.aliases).own.length > 0) {
         return { why: `${name} (${emu}) has rules of its own: a file linked out of a write tree would stay writable` };
       }
@@ -815,14 +827,13 @@ function landlockWrites(
   for (const name of calls) {
     const r = landlockReads(policy, name, opts, 'fswrite');
     if ('why' in r) return r;
-    const key = (xs: Read[]): string => JSON.stringify(xs.map(x => [x.path, x.kind]).sort());
-    if (writes && key(writes) !== key(r.reads)) return { why: 'open and openat permit different writes' };
+    if (writes && !sameRegions(writes, r.reads)) return { why: 'open and openat permit different writes' };
     writes = r.reads;
   }
   if (!writes || writes.length === 0) return { why: 'no write is permitted' };
   const one = writes.find(x => x.kind === 'file');
   if (one) return { why: `${one.source}: the permit of one file (${one.path}); Landlock can let a file be created only in a whole directory` };
-  const unread = writes.find(x => !reads.some(r => r.kind !== 'file' && (covers(r, x.path) || (x.kind === 'below' && r.kind === 'below' && r.path === x.path))));
+  const unread = writes.find(x => !readWhole(reads, x));
   if (unread) return { why: `${unread.source}: ${unread.path} may be written but not all of it read; Landlock asks to read for O_RDWR` };
   const proc = writes.find(x => covers(x, '/proc/1/mem'));
   if (proc) return { why: `the permit of ${proc.path} (${proc.source}) covers /proc` };
@@ -861,7 +872,7 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
   if ([...byEmu.values()].some(p => p.landlock)) {
     const linux = byEmu.get('linux');
     const r = linux?.landlock
-      ? landlockPlan(byEmu, opts, defaultKernelAction(linux, opts), filterDefault)
+      ? landlockPlan(byEmu, opts, filterDefault)
       : { why: 'only a linux (x86_64) policy can ask for Landlock' };
     if ('why' in r) landlockWhy = r.why;
     else landlock = r;
