@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/landlock.h>
 #include <linux/openat2.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -31,14 +32,28 @@ namespace {
 constexpr uint64_t kFileRights = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
                                  (1ULL << 14) /* TRUNCATE, Linux 6.2 */ | (1ULL << 15) /* IOCTL_DEV, Linux 6.10 */;
 
+// Network rights and rules: Linux 6.7 (ABI 4); Debian 12's headers predate
+// them. The ruleset attribute grew a second field for them.
+struct RulesetAttrNet {
+  uint64_t handled_access_fs;
+  uint64_t handled_access_net;
+};
+constexpr int kRuleNetPort = 2;  // LANDLOCK_RULE_NET_PORT
+struct NetPortAttr {
+  uint64_t allowed_access;
+  uint64_t port;
+};
+
 // The ABI version, or 0 when the kernel has no Landlock or it is disabled.
 Napi::Value LandlockAbi(const Napi::CallbackInfo& info) {
   long v = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
   return Napi::Number::New(info.Env(), v < 0 ? 0 : (double)v);
 }
 
-// landlockRuleset(handled, rules) -> { fd, skipped: [{ index, path, why }] }
+// landlockRuleset(handled, rules, net?) -> { fd, skipped: [{ index, path, why }] }
 //   rules: [{ path, access (bigint), kind }]
+//   net: { handled (bigint), ports: [{ port, access (bigint) }] }: TCP
+//   bind and connect rights, and the ports each is granted on.
 //   kind: 'tree' (inpath: the path and all beneath it), 'file' (eq: that
 //   one file), 'below' (match "D/*": only what is under directory D).
 // Each path is opened with RESOLVE_NO_SYMLINKS: policies are matched on
@@ -53,9 +68,21 @@ Napi::Value LandlockRuleset(const Napi::CallbackInfo& info) {
   uint64_t handled = ArgU64(info, 0);
   if (!info[1].IsArray()) throw Napi::TypeError::New(env, "landlockRuleset: rules must be an array");
   Napi::Array rules = info[1].As<Napi::Array>();
-  struct landlock_ruleset_attr attr = {};
+  bool hasNet = info.Length() > 2 && info[2].IsObject();
+  RulesetAttrNet attr = {};
   attr.handled_access_fs = handled;
-  long rs = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+  Napi::Array ports = Napi::Array::New(env);
+  if (hasNet) {
+    Napi::Object net = info[2].As<Napi::Object>();
+    bool lossless = false;
+    attr.handled_access_net = net.Get("handled").As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!net.Get("ports").IsArray()) throw Napi::TypeError::New(env, "landlockRuleset: net.ports must be an array");
+    ports = net.Get("ports").As<Napi::Array>();
+  }
+  // The old size when no network right is handled: kernels before 6.7
+  // refuse the longer attribute.
+  size_t size = hasNet ? sizeof attr : sizeof(struct landlock_ruleset_attr);
+  long rs = syscall(SYS_landlock_create_ruleset, &attr, size, 0);
   if (rs < 0) ThrowErrno(env, "landlock_create_ruleset", errno);
   int fd = (int)rs;
   Napi::Array skipped = Napi::Array::New(env);
@@ -112,6 +139,16 @@ Napi::Value LandlockRuleset(const Napi::CallbackInfo& info) {
       close((int)pfd);
       if (ok < 0) ThrowErrno(env, "landlock_add_rule", e);
     }
+    for (uint32_t k = 0; k < ports.Length(); k++) {
+      Napi::Object r = ports.Get(k).As<Napi::Object>();
+      double port = r.Get("port").As<Napi::Number>().DoubleValue();
+      if (!(port >= 0 && port <= 65535) || port != (double)(uint32_t)port) throw Napi::RangeError::New(env, "landlockRuleset: a port must be 0..65535");
+      bool lossless = false;
+      NetPortAttr np = {};
+      np.allowed_access = r.Get("access").As<Napi::BigInt>().Uint64Value(&lossless);
+      np.port = (uint64_t)port;
+      if (syscall(SYS_landlock_add_rule, fd, kRuleNetPort, &np, 0) < 0) ThrowErrno(env, "landlock_add_rule (port)", errno);
+    }
   } catch (...) {
     close(fd);  // nothing half-built leaves here
     throw;
@@ -122,11 +159,36 @@ Napi::Value LandlockRuleset(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// socketKind(fd) -> { domain, type, protocol, cloexec } for a socket, or
+// null when fd is not one (or not open). What the program would inherit.
+Napi::Value SocketKind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return env.Null();
+  int v[3];
+  const int opts[3] = {SO_DOMAIN, SO_TYPE, SO_PROTOCOL};
+  for (int i = 0; i < 3; i++) {
+    socklen_t len = sizeof v[i];
+    if (getsockopt(fd, SOL_SOCKET, opts[i], &v[i], &len) < 0) {
+      if (errno == ENOTSOCK || errno == EBADF) return env.Null();
+      ThrowErrno(env, "getsockopt", errno);
+    }
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("domain", v[0]);
+  o.Set("type", v[1]);
+  o.Set("protocol", v[2]);
+  o.Set("cloexec", (flags & FD_CLOEXEC) != 0);
+  return o;
+}
+
 }  // namespace
 
 void InitLandlock(Napi::Env env, Napi::Object exports) {
   exports.Set("landlockAbi", Napi::Function::New(env, LandlockAbi));
   exports.Set("landlockRuleset", Napi::Function::New(env, LandlockRuleset));
+  exports.Set("socketKind", Napi::Function::New(env, SocketKind));
 }
 
 }  // namespace systrace

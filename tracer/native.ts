@@ -77,7 +77,11 @@ interface Addon {
    * (`file`: not a directory; `below`: a directory); the others are
    * skipped, with why.
    */
-  landlockRuleset(handled: bigint, rules: LandlockRule[]): { fd: number; skipped: { index: number; path: string; why: string }[] };
+  landlockRuleset(
+    handled: bigint, rules: LandlockRule[], net?: { handled: bigint; ports: { port: number; access: bigint }[] },
+  ): { fd: number; skipped: { index: number; path: string; why: string }[] };
+  /** What a descriptor is when it is a socket (what a program would inherit); null otherwise. */
+  socketKind(fd: number): { domain: number; type: number; protocol: number; cloexec: boolean } | null;
   Listener: new (fd: number) => Listener;
   notifyRespond(fd: number, id: bigint, val: bigint, error: number, flags: number): number;
   notifyIdValid(fd: number, id: bigint): boolean;

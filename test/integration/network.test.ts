@@ -66,3 +66,27 @@ t.test('connect from the i386 static binary (linux32)', { skip }, async t => {
   const no = await runConfined(t, deny, [fixture('try32-static'), 'connect', '127.0.0.1', String(port)]);
   t.equal(no.stdout, 'ERR EPERM\n', show(no));
 });
+
+// sendto(MSG_FASTOPEN) connects a TCP socket as it sends: a connect that
+// the connect rules never see. Under a policy that permits sendto outright
+// and restricts connect, it must not reach the listener.
+t.test('a fast-open send cannot connect where connect is restricted', { skip }, async t => {
+  const { port, accepted } = await listener(t);
+  const other = port === 65535 ? port - 1 : port + 1;
+  const restricted = policyYaml({
+    rules: { ...SOCKET_CALLS, sendto: 'permit', connect: [`sockaddr eq "inet-[127.0.0.1]:${other}" then permit`] },
+  });
+  const r = await runConfined(t, restricted, [fixture('try'), 'fastopen', '127.0.0.1', String(port)]);
+  t.equal(r.stdout, 'ERR EPERM\n', show(r));
+  await new Promise(resolve => setTimeout(resolve, 100));
+  t.equal(accepted(), 0, 'no connection reached the listener');
+  // The same send where connect is permitted outright does connect: the
+  // fixture and the kernel's fast open are real (net.ipv4.tcp_fastopen
+  // has the client bit by default).
+  const free = policyYaml({ rules: { ...SOCKET_CALLS, sendto: 'permit', connect: 'permit' } });
+  const ok = await runConfined(t, free, [fixture('try'), 'fastopen', '127.0.0.1', String(port)]);
+  t.equal(ok.stdout, 'OK\n', show(ok));
+  for (let i = 0; i < 50 && accepted() === 0; i++)
+    await new Promise(resolve => setTimeout(resolve, 20));
+  t.equal(accepted(), 1, 'the permitted fast open connected');
+});

@@ -291,6 +291,41 @@ rules:
   t.same(filterRules(plan(sock), 'socket')[0]!.cmps, [{ arg: 1, op: 'masked_eq', a: 0xfn, b: 1n }], 'SOCK_NONBLOCK | SOCK_CLOEXEC ignored, as the engine does');
   agrees(t, sock, interactive, 'linux', 'socket', [args6(2n, 1n), args6(2n, 1n | 0o4000n | 0o2000000n), args6(2n, 2n)]);
 
+  // TCP only: socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP or IPPROTO_SCTP) is
+  // a stream socket too. sockproto is an int: exactly its low 32 bits.
+  const tcp = `default: deny
+rules:
+  socket:
+    - sockdom eq "AF_INET" and socktype eq "SOCK_STREAM" and sockproto eq "0" then permit
+    - sockdom eq "AF_INET" and socktype eq "SOCK_STREAM" and sockproto eq "IPPROTO_TCP" then permit
+`;
+  t.equal(where(place(plan(tcp), 'socket')), 'kernel rules');
+  t.same(filterRules(plan(tcp), 'socket').map(r => [r.action, r.cmps]), [
+    [ALLOW, [{ arg: 0, op: 'masked_eq', a: 0xffffffffn, b: 2n }, { arg: 1, op: 'masked_eq', a: 0xfn, b: 1n }, { arg: 2, op: 'masked_eq', a: 0xffffffffn, b: 0n }]],
+    [ALLOW, [{ arg: 0, op: 'masked_eq', a: 0xffffffffn, b: 2n }, { arg: 1, op: 'masked_eq', a: 0xfn, b: 1n }, { arg: 2, op: 'masked_eq', a: 0xffffffffn, b: 6n }]],
+  ]);
+  agrees(t, tcp, interactive, 'linux', 'socket', [
+    args6(2n, 1n, 0n), args6(2n, 1n, 6n), args6(2n, 1n | 0o4000n, 6n), args6(2n, 1n, 262n), args6(2n, 1n, 132n),
+    args6(2n, 1n, 6n | (1n << 32n)), args6(2n, 1n, 262n | (6n << 32n)), args6(10n, 1n, 6n), args6(2n, 2n, 17n),
+  ]);
+  const noMptcp = `default: permit
+rules:
+  socketpair:
+    - sockproto neq "0" then deny[eprotonosupport]
+  socket:
+    - sockproto eq "IPPROTO_MPTCP" then deny
+    - sockproto eq "-1" then deny
+`;
+  t.same(filterRules(plan(noMptcp), 'socket').map(r => r.cmps), [
+    [{ arg: 2, op: 'masked_eq', a: 0xffffffffn, b: 262n }],
+    [{ arg: 2, op: 'masked_eq', a: 0xffffffffn, b: 0xffffffffn }],
+  ]);
+  t.equal(where(place(plan(noMptcp), 'socketpair')), 'user', 'neq has no single kernel test');
+  agrees(t, noMptcp, interactive, 'linux', 'socket', [args6(2n, 1n, 262n), args6(2n, 1n, 6n), args6(2n, 1n, 0xffffffffn), args6(2n, 1n, -1n & ((1n << 64n) - 1n))]);
+  const tcp32 = tcp.replace('default: deny', 'emulation: linux32\ndefault: deny');
+  t.equal(where(place(compile([policy(tcp32)], interactive), 'socket', 'linux32')), 'kernel rules');
+  agrees(t, tcp32, interactive, 'linux32', 'socket', [args6(2n, 1n, 6n), args6(2n, 1n, 262n), args6(2n, 1n, 0n)]);
+
   // i386 setuid takes a 16-bit uid: the kernel ignores the upper half.
   const setuid32 = `emulation: linux32
 default: permit
@@ -386,6 +421,38 @@ t.test('clone and seccomp are guarded when permitted without being named', async
   for (const [what, flags, , wantNamed] of table) {
     t.equal(actionName(kernelDoes(named, 'linux', 'clone', args6(flags))), wantNamed, `named: ${what}`);
   }
+});
+
+t.test('MSG_FASTOPEN (a send that connects) is denied where connect is restricted', async t => {
+  const FASTOPEN = 0x20000000n;
+  const restricted = [
+    ['sockaddr rules', 'default: permit\nrules:\n  connect: sockaddr eq "inet-[127.0.0.1]:80" then permit\n'],
+    ['connect denied', 'default: deny\nrules:\n  sendto: permit\n  sendmsg: permit\n  sendmmsg: permit\n'],
+    ['send rules on fd', 'default: deny\nrules:\n  sendto: fd eq "3" then permit\n  sendmsg: permit\n  sendmmsg: permit\n'],
+  ];
+  for (const [label, text] of restricted) {
+    for (const opts of [interactive, enforcing]) {
+      const p = plan(text!, opts);
+      for (const [name, flagsArg] of [['sendto', 3], ['sendmsg', 2], ['sendmmsg', 3]] as const) {
+        const args = (flags: bigint): bigint[] => {
+          const a = args6(3n);
+          a[flagsArg] = flags;
+          return a;
+        };
+        t.equal(actionName(kernelDoes(p, 'linux', name, args(FASTOPEN))), 'ERRNO(EPERM)', `${label}: ${name} with MSG_FASTOPEN`);
+        t.equal(actionName(kernelDoes(p, 'linux', name, args(FASTOPEN | 0x40n))), 'ERRNO(EPERM)', `${label}: ${name} with MSG_FASTOPEN|MSG_DONTWAIT`);
+        t.not(actionName(kernelDoes(p, 'linux', name, args(0x40n))), 'ERRNO(EPERM)', `${label}: ${name} without it as before`);
+        t.match(place(p, name).why, /MSG_FASTOPEN denied/);
+      }
+    }
+  }
+  // The same sends, decided as the engine would, when connect is free.
+  const free = plan('default: deny\nrules:\n  connect: permit\n  sendto: permit\n');
+  t.equal(actionName(kernelDoes(free, 'linux', 'sendto', args6(3n, 0n, 1n, FASTOPEN))), 'ALLOW', 'connect permitted outright: a fast open is a permitted connect');
+  t.notMatch(place(free, 'sendto').why, /FASTOPEN/);
+  // Learning records the call as it comes.
+  const learning = compile([policy('default: permit\nrules:\n  connect: sockaddr eq "inet-[127.0.0.1]:80" then permit\n')], { ...interactive, notifyAll: true });
+  t.equal(actionName(kernelDoes(learning, 'linux', 'sendto', args6(3n, 0n, 1n, FASTOPEN))), 'NOTIFY', 'learning: notified');
 });
 
 t.test('exit and exit_group are always permitted', async t => {
@@ -687,6 +754,84 @@ ${fswrite}`;
     /link \(linux\) has rules of its own: a file linked to another name/);
   t.equal(why(pub, '    - filename inpath "/tmp/out" then permit\n', '  link:\n    - filename inpath "/srv" then permit\n'), undefined,
     'a tree rule goes by the path walked: a link elsewhere reaches nothing');
+});
+
+t.test('landlock: TCP ports go to Landlock when bind and connect permit whole ports and every socket is TCP', async t => {
+  const opts: CompileOptions = { ...enforcing, reportDefaultDenials: true, landlockAbi: 7 };
+  const TCP4 = 'sockdom eq "AF_INET" and socktype eq "SOCK_STREAM" and (sockproto eq "0" or sockproto eq "IPPROTO_TCP")';
+  const TCP6 = TCP4.replace('AF_INET"', 'AF_INET6"');
+  const text = (o: { socket?: string; connect?: string; bind?: string; extra?: string; head?: string } = {}): string => `landlock: true
+${o.head ?? ''}default: deny
+rules:
+  fsread: permit
+  socket:
+${o.socket ?? `    - ${TCP4} then permit\n    - ${TCP6} then permit`}
+  connect:
+${o.connect ?? '    - sockaddr match "inet-*:443" or sockaddr match "inet6-*:443" then permit\n    - sockaddr match "inet-*:80" or sockaddr match "inet6-*:80" then permit'}
+  bind:
+${o.bind ?? '    - sockaddr match "inet-*:8080" or sockaddr match "inet6-*:8080" then permit'}
+${o.extra ?? ''}`;
+  const good = plan(text(), opts);
+  t.same(good.landlock?.net?.calls, ['bind', 'connect'], `both calls (${good.landlockNetWhy})`);
+  t.same(good.landlock?.net?.ports.map(p => [p.port, p.access]), [[80, 2n], [443, 2n], [8080, 1n]], 'one rule per port, with the rights each call gives');
+  t.equal(good.landlock?.net?.handled, 3n, 'BIND_TCP and CONNECT_TCP handled');
+  t.equal(good.landlock?.handled, 0n, 'no file right: reads stay with the policy');
+  t.equal(good.landlock?.calls.length, 0);
+  for (const name of ['bind', 'connect']) {
+    t.equal(where(place(good, name)), 'kernel ALLOW', `${name} in the kernel`);
+    t.match(place(good, name).why, /TCP ports checked by Landlock/);
+    t.equal(actionName(kernelDoes(good, 'linux', name, args6(3n))), 'ALLOW');
+  }
+  t.equal(actionName(kernelDoes(good, 'linux', 'sendto', args6(3n, 0n, 1n, 0x20000000n))), 'ERRNO(EPERM)', 'a fast open stays denied: Landlock does not check it');
+  // First match wins, as in the engine: a denial before a permit of the same port.
+  const denied = plan(text({ connect: '    - sockaddr match "inet-*:22" or sockaddr match "inet6-*:22" then deny\n    - sockaddr match "inet-*:22" or sockaddr match "inet6-*:22" or sockaddr match "inet-*:80" or sockaddr match "inet6-*:80" then permit' }), opts);
+  t.same(denied.landlock?.net?.ports.filter(p => p.access & 2n).map(p => p.port), [80], 'port 22 denied first');
+  // Only IPv4 sockets: the inet6 rules do not matter.
+  const v4 = plan(text({ socket: `    - ${TCP4} then permit`, connect: '    - sockaddr match "inet-*:80" then permit' }), opts);
+  t.same(v4.landlock?.net?.ports.map(p => p.port), [80, 8080], 'AF_INET alone: inet ports');
+  // One call can go while the other stays notified.
+  const half = plan(text({ bind: '    - sockaddr eq "inet-[127.0.0.1]:8080" then permit' }), opts);
+  t.same(half.landlock?.net?.calls, ['connect']);
+  t.equal(where(place(half, 'bind')), 'user');
+  t.match(half.landlockNetWhy, /bind: .*not a port Landlock can express/);
+
+  const why = (o: Parameters<typeof text>[0], abi = 7): string | undefined => {
+    const p = plan(text(o), { ...opts, landlockAbi: abi });
+    return p.landlock?.net ? `used for ${p.landlock.net.calls.join(', ')}` : p.landlockNetWhy;
+  };
+  const cases: [string, Parameters<typeof text>[0], RegExp, number?][] = [
+    ['ABI 3', {}, /ABI is 3; 4 is needed/, 3],
+    ['any stream socket', { socket: '    - socktype eq "SOCK_STREAM" then permit' }, /may not be TCP/],
+    ['no protocol named (MPTCP, SCTP)', { socket: '    - sockdom eq "AF_INET" and socktype eq "SOCK_STREAM" then permit' }, /may not be TCP.*sockproto/],
+    ['UDP', { socket: `    - ${TCP4} then permit\n    - sockdom eq "AF_INET" and socktype eq "SOCK_DGRAM" then permit` }, /may not be TCP/],
+    ['every socket', { socket: '    - true then permit' }, /every kind of socket/],
+    ['socketpair', { extra: '  socketpair: permit\n' }, /socketpair .*unix socket/],
+    ['pidfd_getfd', { extra: '  pidfd_getfd: permit\n' }, /pidfd_getfd .*from elsewhere/],
+    ['an address', { connect: '    - sockaddr eq "inet-[10.0.0.1]:80" then permit', bind: '    - sockaddr eq "inet-[0.0.0.0]:80" then permit' }, /not a port Landlock can express/],
+    ['a denial then everything else', { connect: '    - sockaddr match "inet-*:25" then deny\n    - true then permit', bind: '    - sockaddr eq "x" then permit' }, /every other connect is permitted/],
+    ['inet and inet6 differ', { connect: '    - sockaddr match "inet-*:80" then permit', bind: '    - sockaddr eq "x" then permit' }, /differ between inet and inet6/],
+    ['a leading zero is no port the printing gives', { connect: '    - sockaddr match "inet-*:080" or sockaddr match "inet6-*:080" then permit', bind: '    - sockaddr eq "x" then permit' }, /not a port/],
+    ['ask', { connect: '    - sockaddr match "inet-*:80" or sockaddr match "inet6-*:80" then ask', bind: '    - sockaddr eq "x" then permit' }, /./],
+    ['elevate', { bind: '    - sockaddr match "inet-*:80" or sockaddr match "inet6-*:80" then permit as root', connect: '    - sockaddr eq "x" then permit' }, /asks, logs, elevates or rewrites/],
+  ];
+  for (const [label, o, want, abi] of cases) t.match(why(o, abi), want, label);
+  // Under -a, ask is deny: the permits alone go.
+  const asked = plan(text({ connect: '    - sockaddr match "inet-*:80" or sockaddr match "inet6-*:80" then ask' }), opts).landlock?.net;
+  t.ok(asked?.calls.includes('connect') && !asked.ports.some(p => p.access & 2n), 'an ask rule is a denial: connect handled, no port granted');
+  // Learning, --kill-on-violation, and a run that inherits a unix socket keep them notified.
+  t.notOk(plan(text(), { ...opts, notifyAll: true }).landlock?.net, 'learning');
+  t.notOk(plan(text(), { ...opts, landlockOff: 'off' }).landlock?.net, 'landlock off');
+  t.equal(plan(text(), { ...opts, landlockNetOff: 'fd 1 is a unix socket' }).landlockNetWhy, 'fd 1 is a unix socket');
+  // Calls already decided in the kernel need no ruleset.
+  const outright = plan(text({ connect: '    - true then permit', bind: '    - true then deny' }), opts);
+  t.notOk(outright.landlock?.net, 'nothing to do');
+  t.notOk(outright.landlockNetWhy);
+  // An i386 policy that permits a port the linux one does not.
+  const linux = policy(text());
+  const i386 = policy(`emulation: linux32\ndefault: deny\nrules:\n  socket:\n    - ${TCP4} then permit\n  connect: sockaddr match "inet-*:25" then permit\n`, 'i.yaml');
+  const both = compile([linux, i386], opts);
+  t.match(both.landlockNetWhy, /connect \(linux32\) permits port 25/, 'linux32 wider than the ruleset');
+  t.same(both.landlock?.net?.calls, ['bind'], 'bind still goes');
 });
 
 t.test('landlock: the policy says true or false', async t => {

@@ -21,9 +21,11 @@ import {
   formatProt,
   formatSigname,
   formatSockdom,
+  formatSockproto,
   formatSocktype,
   formatWhence,
   integerTranslatorValue,
+  sockprotoLiteral,
 } from '../../tracer/engine/translate.js';
 import { globToRegExp } from '../../tracer/policy/glob.js';
 import type { Predicate } from '../../tracer/policy/types.js';
@@ -192,6 +194,34 @@ rules:
   }
 });
 
+t.test('sockproto: TCP only, not MPTCP or SCTP stream sockets', async t => {
+  const p = policy(`default: deny
+rules:
+  socket:
+    - sockdom eq "AF_INET" and socktype eq "SOCK_STREAM" and (sockproto eq "0" or sockproto eq "IPPROTO_TCP") then permit
+    - sockproto eq "IPPROTO_MPTCP" then deny[eprotonosupport]
+  socketpair:
+    - sockproto eq "0" then permit
+`);
+  const SOCK_NONBLOCK = 0o4000n;
+  const table: [string, bigint[], string][] = [
+    ['socket', [2n, 1n, 0n], 'permit'],
+    ['socket', [2n, 1n, 6n], 'permit'],
+    ['socket', [2n, 1n | SOCK_NONBLOCK, 6n], 'permit'],
+    ['socket', [2n, 1n, 0xffffffff00000006n], 'permit'], // upper half of an int argument is ignored
+    ['socket', [2n, 1n, 262n], 'deny EPROTONOSUPPORT'],
+    ['socket', [2n, 1n, 132n], 'deny'], // SCTP
+    ['socket', [10n, 1n, 6n], 'deny'], // AF_INET6: not named
+    ['socket', [2n, 2n, 17n], 'deny'],
+    ['socketpair', [1n, 1n, 0n, 0x1000n], 'permit'],
+    ['socketpair', [1n, 1n, 1n, 0x1000n], 'deny'],
+  ];
+  for (const [name, args, want] of table) {
+    const got = outcome(p, call(name, { args })).split(' via')[0];
+    t.equal(got, want === 'deny' ? 'deny EPERM' : want, `${name}(${args.join(', ')})`);
+  }
+});
+
 t.test('formatters', async t => {
   t.equal(formatOflags(0n), 'O_RDONLY');
   t.equal(formatOflags(0o1101n), 'O_WRONLY|O_CREAT|O_TRUNC');
@@ -226,6 +256,23 @@ t.test('formatters', async t => {
   t.equal(formatSockdom(200n), '200');
   t.equal(formatSocktype(1n), 'SOCK_STREAM');
   t.equal(formatSocktype(5n | 0o4000n), 'SOCK_SEQPACKET');
+  t.equal(formatSockproto(0n), '0');
+  t.equal(formatSockproto(6n), '6');
+  t.equal(formatSockproto(262n), '262');
+  t.equal(formatSockproto(0xffffffffn), '-1');
+  t.equal(integerTranslatorValue('linux', 'socket', 'sockproto', 0, [16n, 3n, 6n]), '6', 'NETLINK_XFRM is not shown as TCP');
+  t.equal(integerTranslatorValue('linux32', 'socketpair', 'sockproto', 0, [1n, 1n, 0n]), '0');
+  t.equal(integerTranslatorValue('linux', 'connect', 'sockproto', 0, [3n, 0n, 16n]), undefined);
+  t.equal(sockprotoLiteral('IPPROTO_TCP'), '6');
+  t.equal(sockprotoLiteral('IPPROTO_IP'), '0');
+  t.equal(sockprotoLiteral('IPPROTO_MPTCP'), '262');
+  t.equal(sockprotoLiteral('17'), '17');
+  t.equal(sockprotoLiteral('-2147483648'), '-2147483648');
+  t.equal(sockprotoLiteral('2147483648'), undefined, 'prints as -2147483648');
+  t.equal(sockprotoLiteral('06'), undefined);
+  t.equal(sockprotoLiteral('-0'), undefined);
+  t.equal(sockprotoLiteral('tcp'), undefined);
+  t.equal(sockprotoLiteral('toString'), undefined);
   t.equal(formatFd(3n), '3');
   t.equal(formatFd(BigInt.asUintN(64, -100n)), 'AT_FDCWD');
   t.equal(formatPid(BigInt.asUintN(64, -1n)), '-1');

@@ -137,6 +137,24 @@ t.test('words that do not fit', async t => {
   t.throws(() => buildCallView('linux', ['getpid', 'uid=0'], '/'), /getpid has no uid/);
 });
 
+t.test('socket: the protocol by name or number, shown in decimal', async t => {
+  const q = parsePolicy(`emulation: linux
+default: permit
+rules:
+  socket:
+    - sockdom eq "AF_INET" and socktype eq "SOCK_STREAM" and sockproto eq "IPPROTO_MPTCP" then deny
+`, 'q.yaml', env);
+  const m = explainCall(q, ['socket', 'AF_INET', 'SOCK_STREAM', 'IPPROTO_MPTCP'], opts);
+  t.equal(m.shown, 'socket(sockdom AF_INET, socktype SOCK_STREAM, sockproto 262)');
+  t.equal(m.action.verdict.kind, 'deny');
+  t.match(m.lines.join('\n'), /rule: +q\.yaml:5:7: .*sockproto eq "IPPROTO_MPTCP" then deny/);
+  t.equal(m.placement.target, 'kernel');
+  t.equal(explainCall(q, ['socket', 'AF_INET', 'SOCK_STREAM', '262'], opts).action.verdict.kind, 'deny', 'a number fills the protocol');
+  t.equal(explainCall(q, ['socket', 'AF_INET', 'SOCK_STREAM', 'sockproto=IPPROTO_TCP'], opts).action.verdict.kind, 'permit');
+  t.equal(explainCall(q, ['socket', 'AF_INET', 'SOCK_STREAM'], opts).shown, 'socket(sockdom AF_INET, socktype SOCK_STREAM, sockproto 0)');
+  t.throws(() => buildCallView('linux', ['connect', 'IPPROTO_TCP'], '/'), /connect takes no sockproto argument/);
+});
+
 t.test('execve: path then argv', async t => {
   const v = buildCallView('linux', ['execve', '/bin/ls', 'ls', '-l'], '/');
   t.same(v.filenames, ['/bin/ls']);
@@ -151,6 +169,8 @@ t.test('symbolValue', async t => {
   t.equal(symbolValue('prot', 'PROT_READ|PROT_EXEC'), 5n);
   t.equal(symbolValue('sockdom', 'AF_INET6'), 10n);
   t.equal(symbolValue('socktype', 'SOCK_DGRAM'), 2n);
+  t.equal(symbolValue('sockproto', 'IPPROTO_MPTCP'), 262n);
+  t.equal(symbolValue('sockproto', 'IPPROTO_NOPE'), undefined);
   t.equal(symbolValue('cmd', 'F_SETFD'), 2n);
   t.equal(symbolValue('whence', 'SEEK_END'), 2n);
   t.equal(symbolValue('pid', '-1'), (1n << 64n) - 1n);

@@ -35,6 +35,16 @@ t.test('a rule shadowed by an earlier identical condition', async t => {
   t.match(fs[0]!.reason, /same condition and comes first/);
 });
 
+t.test('sockproto: a protocol name and its number are the same condition', async t => {
+  const fs = lint(`${head}  socket:
+    - sockproto eq "IPPROTO_TCP" then permit
+    - sockproto eq "6" then deny
+    - sockproto eq "IPPROTO_MPTCP" then deny
+`);
+  t.same(at(fs), ['6:7 warning']);
+  t.match(fs[0]!.reason, /'sockproto eq "IPPROTO_TCP" then permit' \(socket, line 5\) has the same condition and comes first/);
+});
+
 t.test('a group counts as the call\'s own rules: its unconditional rule kills the alias and later call rules', async t => {
   const fs = lint(`${head}  "@file-system": permit
   fstat: deny

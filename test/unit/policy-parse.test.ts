@@ -159,6 +159,14 @@ t.test('operators, translators and indexes', async t => {
   t.equal(show(rules('mmap', ['prot sub "PROT_EXEC" then ask'])[0]!.expr), 'prot sub PROT_EXEC');
   t.equal(show(rules('socket', ['sockdom eq "AF_INET" and socktype eq "SOCK_RAW" then deny'])[0]!.expr),
     '(sockdom eq AF_INET and socktype eq SOCK_RAW)');
+  // sockproto prints in decimal: IP protocol names are read as their numbers.
+  t.equal(show(rules('socket', ['sockdom eq "AF_INET" and socktype eq "SOCK_STREAM" and sockproto eq "IPPROTO_TCP" then permit'])[0]!.expr),
+    '((sockdom eq AF_INET and socktype eq SOCK_STREAM) and sockproto eq 6)');
+  t.equal(show(rules('socket', ['sockproto eq "0" or sockproto neq "IPPROTO_MPTCP" then permit'])[0]!.expr),
+    '(sockproto eq 0 or sockproto neq 262)');
+  t.equal(show(rules('socket', ['sockproto eq "IPPROTO_IP" then permit'])[0]!.expr), 'sockproto eq 0');
+  t.equal(show(rules('socketpair', ['sockproto eq "-1" then deny'])[0]!.expr), 'sockproto eq -1');
+  t.equal(show(rules('socket', ['sockproto match "1*" then deny'])[0]!.expr), 'sockproto match 1*', 'other operators keep the text');
   t.equal(show(rules('setresuid', ['uid[2] eq "0" then deny'])[0]!.expr), 'uid[2] eq 0');
   t.equal(show(rules('fchown', ['gid eq "0" or fd eq "3" then deny'])[0]!.expr), '(gid eq 0 or fd eq 3)');
   t.equal(show(rules('fcntl', ['cmd eq "F_SETFL" then permit'])[0]!.expr), 'cmd eq F_SETFL');
@@ -292,6 +300,11 @@ t.test('malformed policies: one error each', async t => {
     ['sockaddr on fsread', 'rules:\n  fsread:\n    - sockaddr eq "x" then permit\n', { line: 3, col: 7, reason: "does not apply to any member of alias 'fsread'" }],
     ['filename on @basic-io', 'rules:\n  "@basic-io":\n    - filename eq "x" then permit\n', { line: 3, col: 7, reason: "does not apply to any member of group '@basic-io'" }],
     ['oflags on read', 'rules:\n  read:\n    - oflags eq "O_RDONLY" then permit\n', { line: 3, col: 7, reason: "translator 'oflags' does not apply" }],
+    ['sockproto on connect', 'rules:\n  connect:\n    - sockproto eq "6" then permit\n', { line: 3, col: 7, reason: "translator 'sockproto' does not apply to system call 'connect'" }],
+    ['sockproto by an unknown name', 'rules:\n  socket:\n    - sockproto eq "tcp" then permit\n', { line: 3, col: 20, reason: 'sockproto is the protocol as a decimal number ("0", "6", "262"), never "tcp"' }],
+    ['sockproto with a leading zero', 'rules:\n  socket:\n    - sockproto neq "06" then deny\n', { line: 3, col: 21, reason: 'never "06"' }],
+    ['sockproto beyond 32 bits', 'rules:\n  socket:\n    - sockproto eq "4294967302" then permit\n', { line: 3, col: 20, reason: 'never "4294967302"' }],
+    ['sockproto name with match', 'rules:\n  socket:\n    - sockproto match "IPPROTO_*" then permit\n', { line: 3, col: 23, reason: 'IP protocol name (IPPROTO_TCP, IPPROTO_UDP ...) with eq or neq' }],
     ['bad regex', 'rules:\n  open:\n    - filename re "a(b" then permit\n', { line: 3, col: 19, reason: 'bad regular expression "a(b"' }],
     ['bad errno', 'rules:\n  unlink: deny[enope]\n', { line: 2, col: 16, reason: "unknown errno 'enope'" }],
     ['errno on permit', 'rules:\n  unlink: permit[enoent]\n', { line: 2, col: 17, reason: 'only deny takes an errno' }],

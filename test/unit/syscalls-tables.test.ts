@@ -129,6 +129,10 @@ t.test('integer translator arguments', async t => {
     ['mprotect', 'prot', 0, 2],
     ['socket', 'sockdom', 0, 0],
     ['socket', 'socktype', 0, 1],
+    ['socket', 'sockproto', 0, 2],
+    ['socketpair', 'sockproto', 0, 2],
+    ['socket', 'sockproto', 1, undefined],
+    ['connect', 'sockproto', 0, undefined],
     ['read', 'fd', 0, 0],
     ['dup2', 'fd', 1, 1],
     ['kill', 'pid', 0, 0],
@@ -143,6 +147,8 @@ t.test('integer translator arguments', async t => {
   t.equal(integerArg('linux32', 'mmap', 'prot'), undefined);
   t.equal(integerArg('linux32', 'setuid32', 'uid'), 0);
   t.equal(integerArg('linux32', '_llseek', 'whence'), 4);
+  t.equal(integerArg('linux32', 'socket', 'sockproto'), 2, 'the direct socket call of Linux 4.3');
+  t.equal(integerArg('linux32', 'socketcall', 'sockproto'), undefined, 'socketcall hides its arguments');
   t.equal(impliedInteger('linux', 'creat', 'oflags'), 0o1101n);
   t.ok(translatorApplies('linux', 'creat', 'oflags'));
   t.notOk(translatorApplies('linux', 'read', 'filename'));

@@ -7,6 +7,7 @@ import {
   ADDRESS_FAMILIES,
   AT_FDCWD,
   FCNTL_COMMANDS,
+  IP_PROTOCOLS,
   O_ACCMODE,
   O_DIRECTORY,
   O_DSYNC,
@@ -110,6 +111,32 @@ export function formatSocktype(v: bigint): string {
   return SOCKET_TYPES[n] ?? String(n);
 }
 
+/**
+ * socket's protocol, always in decimal ('0', '6', '262'): the number means
+ * something different in each family (6 is TCP for AF_INET but NETLINK_XFRM
+ * for AF_NETLINK), so printing IPPROTO_* names would mislabel other
+ * families, and printing them only for inet would make the value depend on
+ * another argument, which no single kernel comparison can test. 0 asks
+ * for the family's default (TCP for an inet SOCK_STREAM).
+ */
+export function formatSockproto(v: bigint): string {
+  return String(i32(v));
+}
+
+/**
+ * The text a `sockproto eq` literal stands for: decimal as printed, with the
+ * IP protocol names read as their numbers (`IPPROTO_TCP` is '6'), so that
+ * `sockproto eq "IPPROTO_TCP"` means what it says. undefined for a literal
+ * formatSockproto never prints ('06', 'tcp', '4294967296'): the parser
+ * refuses those rather than keep a rule that can never match.
+ */
+export function sockprotoLiteral(text: string): string | undefined {
+  if (Object.hasOwn(IP_PROTOCOLS, text)) return String(IP_PROTOCOLS[text]);
+  if (!/^(0|-?[1-9]\d*)$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= -(2 ** 31) && n < 2 ** 31 ? text : undefined;
+}
+
 /** A descriptor in decimal; AT_FDCWD by name. */
 export function formatFd(v: bigint): string {
   const n = i32(v);
@@ -167,6 +194,8 @@ export function integerTranslatorValue(
       return formatSockdom(raw);
     case 'socktype':
       return formatSocktype(raw);
+    case 'sockproto':
+      return formatSockproto(raw);
     case 'fd':
       return formatFd(raw);
     case 'pid':

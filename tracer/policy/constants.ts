@@ -68,6 +68,24 @@ export const SOCKET_TYPES: Readonly<Record<number, string>> = {
 /** socket(2)'s type carries SOCK_NONBLOCK | SOCK_CLOEXEC above this mask. */
 export const SOCK_TYPE_MASK = 0xfn;
 
+/**
+ * IP protocol names a `sockproto` literal may use (<netinet/in.h>). Only
+ * names: protocol numbers are per family (for AF_NETLINK 6 is
+ * NETLINK_XFRM, not TCP), so sockproto prints numbers and these are read.
+ */
+export const IP_PROTOCOLS: Readonly<Record<string, number>> = {
+  IPPROTO_IP: 0, // "the family's default for the type": TCP for inet SOCK_STREAM
+  IPPROTO_ICMP: 1,
+  IPPROTO_TCP: 6,
+  IPPROTO_UDP: 17,
+  IPPROTO_IPV6: 41,
+  IPPROTO_ICMPV6: 58,
+  IPPROTO_SCTP: 132,
+  IPPROTO_UDPLITE: 136,
+  IPPROTO_RAW: 255,
+  IPPROTO_MPTCP: 262, // Linux 5.6
+};
+
 /** Signal names, index = number; 32..64 are real-time signals. */
 export const SIGNALS: readonly string[] = [
   '', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE',

@@ -8,16 +8,16 @@
 // '/' (or `inet-...`, `@name`) fills the next string argument (filename,
 // filename[1], linkname, sockaddr); a symbolic name fills the argument of its
 // kind (O_* oflags, SIG* signame, PROT_* prot, AF_* sockdom, SOCK_* socktype,
-// F_* cmd, SEEK_* whence); a number fills the next integer argument (a
-// leading 0 makes it octal, as modes are written). `name=value` sets a
-// translator's argument explicitly: `uid=0`, `pid=1`, `mode=0644`,
-// `filename[1]=/x`. execve's words after the path are its argv.
+// IPPROTO_* sockproto, F_* cmd, SEEK_* whence); a number fills the next
+// integer argument (a leading 0 makes it octal, as modes are written).
+// `name=value` sets a translator's argument explicitly: `uid=0`, `pid=1`,
+// `mode=0644`, `filename[1]=/x`. execve's words after the path are its argv.
 import path from 'node:path';
 import type { Action, Emulation, Policy } from './types.js';
 import { isSyscall } from './syscalls.js';
 import { aliasOf, isAlias, type Alias } from './aliases.js';
 import { argKinds, INTEGER_TRANSLATORS, type ArgKind } from './signatures.js';
-import { ADDRESS_FAMILIES, AT_FDCWD, FCNTL_COMMANDS, OPEN_FLAG_BITS, PROT_BITS, SIGNALS, SIGRTMAX, SIGRTMIN, SOCKET_TYPES, WHENCE } from './constants.js';
+import { ADDRESS_FAMILIES, AT_FDCWD, FCNTL_COMMANDS, IP_PROTOCOLS, OPEN_FLAG_BITS, PROT_BITS, SIGNALS, SIGRTMAX, SIGRTMIN, SOCKET_TYPES, WHENCE } from './constants.js';
 import { compile, SECCOMP_RET, type Placement } from './compile.js';
 import { ERRNOS } from './errno-table.js';
 import { decide, prepare, type CallView, type Decision } from '../engine/decide.js';
@@ -64,6 +64,7 @@ function symbolKind(word: string): ArgKind | undefined {
   if (/^PROT_/.test(word)) return 'prot';
   if (/^AF_/.test(word)) return 'sockdom';
   if (/^SOCK_/.test(word)) return 'socktype';
+  if (/^IPPROTO_/.test(word)) return 'sockproto';
   if (/^F_/.test(word)) return 'cmd';
   if (/^SEEK_/.test(word)) return 'whence';
   if (word === 'AT_FDCWD') return 'dirfd';
@@ -106,6 +107,8 @@ export function symbolValue(kind: ArgKind, word: string): bigint | undefined {
       const e = Object.entries(SOCKET_TYPES).find(([, name]) => name === word);
       return e ? BigInt(e[0]) : undefined;
     }
+    case 'sockproto':
+      return Object.hasOwn(IP_PROTOCOLS, word) ? BigInt(IP_PROTOCOLS[word]!) : undefined;
     case 'cmd': {
       const e = Object.entries(FCNTL_COMMANDS).find(([, name]) => name === word);
       return e ? BigInt(e[0]) : undefined;

@@ -31,6 +31,7 @@ import type { Action, Condition, DefaultAction, Emulation, Expr, Op, Policy, Pre
 import { EMULATION_LABEL, isEmulation, isSyscall } from './syscalls.js';
 import { checkRewrites } from './rewrite.js';
 import { decide, prepare } from '../engine/decide.js';
+import { sockprotoLiteral } from '../engine/translate.js';
 import { aliasMembers, isAlias, type Alias } from './aliases.js';
 import { groupMembers, isGroup } from './groups.js';
 import { isTranslator, INTEGER_TRANSLATORS, MEMORY_TRANSLATORS, translatorApplies } from './signatures.js';
@@ -360,7 +361,21 @@ class RuleParser {
     } else if (!this.applies(tr.text, index)) {
       this.cx.problems.push({ index: tr.start, reason: `translator '${shown}' does not apply to ${this.keyLabel()}` });
     }
-    const value = expandVariables(v.text, this.cx.env, op);
+    let value = expandVariables(v.text, this.cx.env, op);
+    if (tr.text === 'sockproto') {
+      // sockproto prints in decimal (translate.ts): `eq "IPPROTO_TCP"` is
+      // read as `eq "6"` here, once, so that the engine, the compiler and
+      // lint all see the number; a literal that never prints is refused.
+      const num = op === 'eq' || op === 'neq' ? sockprotoLiteral(value) : undefined;
+      if (num !== undefined) value = num;
+      else if (op === 'eq' || op === 'neq' || /IPPROTO_/.test(value)) {
+        this.cx.problems.push({
+          index: v.start,
+          reason: `sockproto is the protocol as a decimal number ("0", "6", "262"), never "${value}": ` +
+            `write a number, or an IP protocol name (IPPROTO_TCP, IPPROTO_UDP ...) with eq or neq`,
+        });
+      }
+    }
     const pred: Predicate = { kind: 'pred', translator: tr.text, index, op, value, pos: this.cx.pos(tr.start) };
     if (op === 're') {
       try {

@@ -29,6 +29,8 @@ export type ArgKind =
   | 'sockaddr'
   | 'sockdom'
   | 'socktype'
+  /** socket's and socketpair's protocol (translator `sockproto`). */
+  | 'sockproto'
   | 'argv'
   | 'pid'
   | 'atflags'
@@ -191,8 +193,8 @@ const COMMON: Record<string, Sig> = {
   pkey_mprotect: s('ptr', 'int', 'prot', 'int'),
   mmap2: s('ptr', 'int', 'prot', 'int', 'fd', 'int'),
   // --- sockets (direct calls; see socketcall above)
-  socket: s('sockdom', 'socktype', 'int'),
-  socketpair: s('sockdom', 'socktype', 'int', 'ptr'),
+  socket: s('sockdom', 'socktype', 'sockproto'),
+  socketpair: s('sockdom', 'socktype', 'sockproto', 'ptr'),
   bind: s('fd', 'sockaddr', 'int'),
   connect: s('fd', 'sockaddr', 'int'),
   accept: s('fd', 'ptr', 'ptr'),
@@ -360,6 +362,7 @@ export const INTEGER_TRANSLATORS: Readonly<Record<string, ArgKind>> = Object.fre
   prot: 'prot',
   sockdom: 'sockdom',
   socktype: 'socktype',
+  sockproto: 'sockproto',
   fd: 'fd',
   pid: 'pid',
   cmd: 'cmd',

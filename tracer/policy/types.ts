@@ -33,7 +33,10 @@ export interface Predicate {
   /** `filename[1]` gives 1; plain `filename` gives 0. */
   index: number;
   op: Op;
-  /** The literal after variable expansion ($HOME, $USER, $CWD) done at load time. */
+  /**
+   * The literal after variable expansion ($HOME, $USER, $CWD) done at load
+   * time; a `sockproto eq`/`neq` name is its number (`IPPROTO_TCP` is '6').
+   */
   value: string;
   /** For `re`: the compiled expression (compiled once, at load). */
   regex?: RegExp;

@@ -71,6 +71,31 @@ function execChain(file: string): string[] {
 }
 
 /**
+ * What keeps Landlock from deciding ports in this run: a socket the
+ * program would inherit that is not TCP (a unix socket on stdout, as
+ * under systemd, say). Landlock would not check its bind or connect, and
+ * the filter could not tell. undefined when there is none.
+ */
+export function inheritedNonTcp(): string | undefined {
+  const n = native();
+  let fds: number[];
+  try {
+    fds = fs.readdirSync('/proc/self/fd').map(Number).filter(Number.isInteger);
+  } catch (e) {
+    return `the descriptors the program inherits cannot be listed: ${(e as Error).message}`;
+  }
+  const AF: Record<number, string> = { 1: 'a unix', 2: 'an IPv4', 10: 'an IPv6' };
+  for (const fd of fds.sort((a, b) => a - b)) {
+    const k = n.socketKind(fd);
+    // The program gets 0, 1 and 2, and whatever else is not close-on-exec.
+    if (!k || (fd > 2 && k.cloexec)) continue;
+    const tcp = (k.domain === 2 || k.domain === 10) && k.type === 1 && k.protocol === 6;
+    if (!tcp) return `fd ${fd}, which the program inherits, is ${AF[k.domain] ?? `a family ${k.domain}`} socket that is not TCP; Landlock would not check its bind or connect`;
+  }
+  return undefined;
+}
+
+/**
  * The ruleset for `plan`. Throws, naming the file, when the program or its
  * interpreter would not be readable under it: its exec would fail with
  * EACCES before its first instruction.
@@ -80,7 +105,9 @@ export function buildRuleset(plan: LandlockPlan, program: string): Ruleset {
   const { fd, skipped } = n.landlockRuleset(
     plan.handled,
     plan.rules.map(r => ({ path: r.path, kind: r.kind, access: r.access })),
+    ...(plan.net ? [{ handled: plan.net.handled, ports: plan.net.ports.map(p => ({ port: p.port, access: p.access })) }] : []),
   );
+  if (!(plan.handled & 4n)) return { fd, skipped }; // files are not Landlock's: exec reads nothing through it
   const granted = plan.rules.filter((_, i) => !skipped.some(s => s.index === i));
   const reads = granted.filter(r => r.access & 4n); // READ_FILE
   for (const file of execChain(program)) {

@@ -18,7 +18,7 @@ import { emptyRecording, learnedPolicy, record as recordCall, type Recording } f
 import { aliasOf } from '../policy/aliases.js';
 import type { CallView } from '../engine/decide.js';
 import { startConfined, type Confined } from './spawn.js';
-import { buildRuleset, type Ruleset } from './landlock.js';
+import { buildRuleset, inheritedNonTcp, type Ruleset } from './landlock.js';
 import { RepeatFilter } from './repeats.js';
 import { MonitorAsker, TerminalAsker } from './prompt.js';
 import { spawn } from 'node:child_process';
@@ -238,14 +238,17 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     }
     user = currentUser();
   }
+  const landlockAbi = policies.some(p => p.landlock) ? native().landlockAbi() : 0;
+  const netOff = landlockAbi > 0 ? inheritedNonTcp() : undefined;
   const plan = compile(policies, {
     enforce,
     aliases: opts.aliases,
     user,
     reportDefaultDenials: true,
     notifyAll: learning !== undefined,
-    landlockAbi: policies.some(p => p.landlock) ? native().landlockAbi() : 0,
+    landlockAbi,
     ...(opts.killOnViolation && enforce ? { landlockOff: '--kill-on-violation must see every denial' } : {}),
+    ...(netOff ? { landlockNetOff: netOff } : {}),
   });
   const loaded = new Map<Emulation, Loaded>();
   for (const p of policies) loaded.set(p.emulation, { policy: p, prepared: prepare(p, { enforce, aliases: opts.aliases }) });
@@ -264,6 +267,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
   const { SYSTRACE_MONITOR_TOKEN: _token, ...programEnv } = process.env;
   let ruleset: Ruleset | undefined;
   if (plan.landlockWhy) writeStderr(`systrace: landlock: not used: ${plan.landlockWhy}; reads are decided by the supervisor\n`);
+  if (plan.landlockNetWhy) writeStderr(`systrace: landlock: ports not used: ${plan.landlockNetWhy}; bind and connect are decided by the supervisor\n`);
   if (plan.landlock) {
     try {
       ruleset = buildRuleset(plan.landlock, program);

@@ -7,7 +7,7 @@ import { formatFinding, lintPolicy } from '../../policy/lint.js';
 import { ExplainError, explainCall } from '../../policy/explain.js';
 import { loadPolicyFileSync } from '../../policy/load.js';
 import { PolicyError } from '../../policy/parse.js';
-import { compile, LANDLOCK_ACCESS } from '../../policy/compile.js';
+import { compile, LANDLOCK_ACCESS, LANDLOCK_NET } from '../../policy/compile.js';
 import { native } from '../../native.js';
 import { currentUser, policyEnv } from '../policy-env.js';
 
@@ -38,7 +38,18 @@ export function registerPolicy(program: Command): void {
           }
         }
         if (plan.landlockWhy) process.stdout.write(`landlock: not used: ${plan.landlockWhy}\n`);
-        if (plan.landlock) {
+        if (plan.landlockNetWhy) process.stdout.write(`landlock: ports not used: ${plan.landlockNetWhy}\n`);
+        const net = plan.landlock?.net;
+        if (net) {
+          const { fd } = native().landlockRuleset(0n, [], net);
+          native().closeFd(fd);
+          process.stdout.write(`landlock: ${net.calls.join(' and ')} in the kernel, TCP ports checked by Landlock (ABI ${abi}); a refusal is EACCES and not reported. Granted:\n`);
+          for (const p of net.ports) {
+            const rights = [p.access & LANDLOCK_NET.BIND_TCP ? 'bind' : '', p.access & LANDLOCK_NET.CONNECT_TCP ? 'connect' : ''].filter(Boolean).join('+');
+            process.stdout.write(`  ${rights.padEnd(12)} port ${p.port}  (${p.source})\n`);
+          }
+        }
+        if (plan.landlock && plan.landlock.calls.length > 0) {
           const { fd, skipped } = native().landlockRuleset(plan.landlock.handled, plan.landlock.rules);
           native().closeFd(fd);
           const ll = plan.landlock;
