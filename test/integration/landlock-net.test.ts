@@ -5,11 +5,11 @@
 // denial line.
 
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import t from 'tap';
 import { native } from '../../tracer/native.js';
 import type { Teardown } from '../helpers/files.js';
+import { accepts, freePort, listener } from '../helpers/net.js';
 import { writeTempPolicy } from '../helpers/files.js';
 import { policyYaml } from '../helpers/policy.js';
 import { findDenial, runConfined, show } from '../helpers/systrace.js';
@@ -22,30 +22,6 @@ function netSkip(): string | false {
   return abi < 4 ? `this kernel's Landlock ABI is ${abi}; TCP ports need 4 (Linux 6.7)` : false;
 }
 const skip = netSkip();
-
-/** A TCP listener on 127.0.0.1 that counts connections; closed at teardown. */
-async function listener(t: Teardown): Promise<{ port: number; accepted: () => number }> {
-  let count = 0;
-  const server = net.createServer(sock => {
-    count++;
-    sock.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  t.teardown(() => new Promise<void>(resolve => server.close(() => resolve())));
-  return { port: (server.address() as net.AddressInfo).port, accepted: () => count };
-}
-
-/** A port nothing listens on now (bound and released). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>(resolve => s.close(() => resolve()));
-  return port;
-}
 
 const TCP = (family: string): string =>
   `sockdom eq "${family}" and socktype eq "SOCK_STREAM" and (sockproto eq "0" or sockproto eq "IPPROTO_TCP") then permit`;
@@ -123,9 +99,7 @@ t.test('TCP ports: bind and connect are decided by Landlock, and nothing else ge
   const stats = /systrace: stats: .*/.exec(r.stderr)?.[0] ?? '';
   t.match(stats, /calls notified/, show2);
   t.notMatch(stats, /\b(connect|bind) \d/, 'bind and connect never reached systrace');
-  for (let i = 0; i < 50 && accepted() === 0; i++)
-    await new Promise(resolve => setTimeout(resolve, 20));
-  t.equal(accepted(), 1, 'only the permitted connect reached the listener');
+  t.equal(await accepts(accepted), 1, 'only the permitted connect reached the listener');
 });
 
 t.test('an inherited unix socket keeps the ports with the supervisor', { skip }, async t => {
@@ -138,9 +112,7 @@ t.test('an inherited unix socket keeps the ports with the supervisor', { skip },
   t.ok(findDenial(r.stderr, { syscall: 'connect', contains: `inet-[127.0.0.1]:${other}` }), 'the supervisor decided, and reported it');
   const ok = await runConfined(t, netPolicy(port, other), [fixture('try'), 'connect', '127.0.0.1', String(port)]);
   t.equal(ok.stdout, 'OK\n', show(ok));
-  for (let i = 0; i < 50 && accepted() === 0; i++)
-    await new Promise(resolve => setTimeout(resolve, 20));
-  t.equal(accepted(), 1);
+  t.equal(await accepts(accepted), 1);
 });
 
 t.test('policy show says where the ports went, and why not', { skip }, async t => {

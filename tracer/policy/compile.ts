@@ -578,6 +578,22 @@ function aliasRules(policy: Policy, name: string, opts: CompileOptions, alias: A
   return [...cr.own, ...aliased].filter(x => applies(x));
 }
 
+/** Where a rule is, and its kernel action, when Landlock can carry it out (a permit or a denial). */
+function landlockAction(r: Rule, opts: CompileOptions): { where: string; action: number } | { why: string } {
+  const where = `${r.pos.file || 'policy'}:${r.pos.line}`;
+  const action = kernelAction(effective(r.action, opts.enforce));
+  if (action === undefined) return { why: `${where}: the rule asks, logs, elevates or rewrites` };
+  if (action === SECCOMP_RET.KILL_PROCESS) return { why: `${where}: Landlock cannot kill` };
+  return { where, action };
+}
+
+/** Why the policy's default would grant what no rule decides (Landlock only grants what its rules name). */
+function defaultGrants(policy: Policy, opts: CompileOptions): string | undefined {
+  if (policy.default === 'permit') return 'the default permits';
+  if (policy.default === 'ask' && !opts.enforce) return 'the default asks (run with -a)';
+  return undefined;
+}
+
 /**
  * The files and trees a call's opens under `alias` are permitted, when its
  * rules (its own, then the alias's) are permits and denials of files and
@@ -593,10 +609,9 @@ function landlockReads(policy: Policy, name: string, opts: CompileOptions, alias
   const denies: Read[] = [];
   let ended = false;
   for (const r of list) {
-    const where = `${r.pos.file || 'policy'}:${r.pos.line}`;
-    const action = kernelAction(effective(r.action, opts.enforce));
-    if (action === undefined) return { why: `${where}: the rule asks, logs, elevates or rewrites` };
-    if (action === SECCOMP_RET.KILL_PROCESS) return { why: `${where}: Landlock cannot kill` };
+    const ra = landlockAction(r, opts);
+    if ('why' in ra) return ra;
+    const { where, action } = ra;
     if (r.expr.kind === 'true') {
       if (action === SECCOMP_RET.ALLOW) return { why: `${where}: every ${what} is permitted` };
       ended = true;
@@ -607,10 +622,8 @@ function landlockReads(policy: Policy, name: string, opts: CompileOptions, alias
     if (action === SECCOMP_RET.ALLOW) permits.push(...reads.map(x => ({ ...x, source: where })));
     else denies.push(...reads);
   }
-  if (!ended) {
-    if (policy.default === 'permit') return { why: 'the default permits' };
-    if (policy.default === 'ask' && !opts.enforce) return { why: 'the default asks (run with -a)' };
-  }
+  const fallback = ended ? undefined : defaultGrants(policy, opts);
+  if (fallback) return { why: fallback };
   for (const d of denies) {
     const p = permits.find(x => overlap(x, d));
     if (p) return { why: `${name}: a denial of ${d.path} overlaps the permit of ${p.path} (${p.source}); Landlock only grants` };
@@ -900,10 +913,9 @@ function portRules(policy: Policy, name: NetCall, opts: CompileOptions): { ports
   const decided = new Map<string, string | false>();
   let ended = false;
   for (const r of list) {
-    const where = `${r.pos.file || 'policy'}:${r.pos.line}`;
-    const action = kernelAction(effective(r.action, opts.enforce));
-    if (action === undefined) return { why: `${where}: the rule asks, logs, elevates or rewrites` };
-    if (action === SECCOMP_RET.KILL_PROCESS) return { why: `${where}: Landlock cannot kill` };
+    const ra = landlockAction(r, opts);
+    if ('why' in ra) return ra;
+    const { where, action } = ra;
     if (r.expr.kind === 'true') {
       if (action === SECCOMP_RET.ALLOW) return { why: `${where}: every other ${name} is permitted; Landlock only grants` };
       ended = true;
@@ -916,10 +928,8 @@ function portRules(policy: Policy, name: NetCall, opts: CompileOptions): { ports
       if (!decided.has(key)) decided.set(key, action === SECCOMP_RET.ALLOW ? where : false);
     }
   }
-  if (!ended) {
-    if (policy.default === 'permit') return { why: 'the default permits' };
-    if (policy.default === 'ask' && !opts.enforce) return { why: 'the default asks (run with -a)' };
-  }
+  const fallback = ended ? undefined : defaultGrants(policy, opts);
+  if (fallback) return { why: fallback };
   const ports: Record<Family, Map<number, string>> = { inet: new Map(), inet6: new Map() };
   for (const [key, where] of decided) {
     if (!where) continue;
@@ -981,7 +991,8 @@ function tcpOnly(byEmu: Map<Emulation, Policy>, opts: CompileOptions, filterDefa
       }
       for (const f of tcp) families.add(f!);
     }
-    if (!ended && (p.default === 'permit' || (p.default === 'ask' && !opts.enforce))) return { why: `socket (${emu}): the default ${p.default === 'permit' ? 'permits' : 'asks'}` };
+    const fallback = ended ? undefined : defaultGrants(p, opts);
+    if (fallback) return { why: `socket (${emu}): ${fallback}` };
     if (p.rules.has('socketcall')) return { why: `socketcall (${emu}) has rules of its own` };
     for (const name of ['socketpair', ...FD_SOURCES]) {
       const place = placeFor(emu, p, name, opts, filterDefault);
