@@ -232,6 +232,19 @@ rules:
   agrees(t, execOnly, interactive, 'linux', 'mprotect', [args6(0n, 0n, 5n), args6(0n, 0n, 3n)]);
 });
 
+t.test('integer permits over a reported default denial stay in the kernel; the rest is notified', async t => {
+  const opts: CompileOptions = { ...enforcing, reportDefaultDenials: true };
+  const text = 'default: deny\nrules:\n  socket: sockdom eq "AF_INET" and socktype eq "SOCK_STREAM" then permit\n  kill: signame eq "SIGKILL" then deny\n';
+  const p = plan(text, opts);
+  t.equal(where(place(p, 'socket')), 'kernel rules', 'socket: its permits in BPF');
+  t.equal(actionName(kernelDoes(p, 'linux', 'socket', args6(2n, 1n | 0x80000n, 0n))), 'ALLOW', 'AF_INET stream (SOCK_CLOEXEC) in the kernel');
+  t.equal(actionName(kernelDoes(p, 'linux', 'socket', args6(1n, 1n, 0n))), 'NOTIFY', 'AF_UNIX: notified, denied and reported by the supervisor');
+  t.equal(where(place(p, 'kill')), 'user', 'an integer denial is notified whole, to be reported');
+  t.equal(where(place(p, 'socket', 'linux32')), 'kernel ERRNO(ENOSYS)', 'no i386 policy');
+  const p32 = compile([policy(text.replace('default: deny', 'emulation: linux32\ndefault: deny'))], opts);
+  t.equal(where(place(p32, 'socket', 'linux32')), 'user', 'i386: libseccomp cannot compare socketcall\'s arguments');
+});
+
 t.test('integer rules the kernel cannot decide exactly go to user space', async t => {
   const table: [string, string, string][] = [
     ['different actions', 'permit', `kill:
@@ -782,7 +795,9 @@ ${o.extra ?? ''}`;
     t.match(place(good, name).why, /TCP ports checked by Landlock/);
     t.equal(actionName(kernelDoes(good, 'linux', name, args6(3n))), 'ALLOW');
   }
-  t.equal(actionName(kernelDoes(good, 'linux', 'sendto', args6(3n, 0n, 1n, 0x20000000n))), 'ERRNO(EPERM)', 'a fast open stays denied: Landlock does not check it');
+  const sends = plan(text({ extra: '  sendto: permit\n' }), opts);
+  t.equal(actionName(kernelDoes(sends, 'linux', 'sendto', args6(3n, 0n, 1n, 0x20000000n))), 'ERRNO(EPERM)', 'a fast open stays denied: Landlock does not check it');
+  t.equal(actionName(kernelDoes(good, 'linux', 'sendto', args6(3n, 0n, 1n, 0x20000000n))), 'NOTIFY', 'a send the policy denies anyway is denied, and reported, by the supervisor');
   // First match wins, as in the engine: a denial before a permit of the same port.
   const denied = plan(text({ connect: '    - sockaddr match "inet-*:22" or sockaddr match "inet6-*:22" then deny\n    - sockaddr match "inet-*:22" or sockaddr match "inet6-*:22" or sockaddr match "inet-*:80" or sockaddr match "inet6-*:80" then permit' }), opts);
   t.same(denied.landlock?.net?.ports.filter(p => p.access & 2n).map(p => p.port), [80], 'port 22 denied first');

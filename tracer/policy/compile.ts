@@ -1147,7 +1147,16 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
         calls.set(name, { target: 'kernel', action: filterDefault, why: 'multiplexed: decided per socket call' });
         continue;
       }
-      if (place.target === 'kernel' && place.action === SECCOMP_RET.USER_NOTIF) place = { target: 'user', why: place.why };
+      // A call notified as a whole. Integer permits over a notifying default
+      // (a denial reported) stay in the kernel on x86_64: what they permit
+      // runs there, the rest is notified, decided and reported by the
+      // supervisor. Integer denials are notified whole, to be reported.
+      // libseccomp refuses comparisons on i386's multiplexed calls
+      // (socketcall, ipc), so i386 notifies them whole.
+      const permitsInKernel = place.target === 'kernel' && place.rules?.every(r => r.action === SECCOMP_RET.ALLOW) && emu === 'linux';
+      if (place.target === 'kernel' && place.action === SECCOMP_RET.USER_NOTIF && !permitsInKernel) {
+        place = { target: 'user', why: place.why };
+      }
       if (emu === 'linux' && place.target === 'user' && landlock?.net?.calls.includes(name as NetCall)) {
         place = { target: 'kernel', action: SECCOMP_RET.ALLOW, why: `${place.why}; landlock: TCP ports checked by Landlock` };
       }
@@ -1206,7 +1215,13 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
     if (policy) {
       // Learning records every call as it comes; enforcing decides it.
       const connectFree = opts.notifyAll || permitsOutright(placeFor(emu, policy, 'connect', opts, filterDefault));
-      hardenEscapes(emu, policy, calls, rules, filterDefault, connectFree);
+      // A send the policy denies whatever its arguments needs no guard, and keeps its denial report.
+      const denied = (name: string): boolean => {
+        const p = placeFor(emu, policy, name, opts, filterDefault);
+        return p?.target === 'kernel' && !p.rules && p.action !== SECCOMP_RET.ALLOW &&
+          !(p.action === SECCOMP_RET.USER_NOTIF && policy.default === 'ask' && !opts.enforce);
+      };
+      hardenEscapes(emu, policy, calls, rules, filterDefault, connectFree ? undefined : denied);
     }
     if (emu === 'linux') fast = fastPlan(policy, calls, opts);
     spec.arches.push({ arch: ARCH_OF[emu], rules });
@@ -1229,10 +1244,11 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
  *   whose parent is its creator's parent hides the process it shares the
  *   memory with from that check, which walks up the parents;
  * - a send with MSG_FASTOPEN, which connects, where connect is restricted
- *   (guardFastOpen).
+ *   (guardFastOpen; `fastOpen` says which sends are denied anyway).
  */
 function hardenEscapes(
-  emu: Emulation, policy: Policy, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number, connectFree: boolean,
+  emu: Emulation, policy: Policy, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number,
+  fastOpen: ((name: string) => boolean) | undefined,
 ): void {
   type Pattern = { mask: bigint; value: bigint };
   const guard = (name: string, arg: number, patterns: Pattern[], why: string): void => {
@@ -1289,7 +1305,7 @@ function hardenEscapes(
     }
     calls.set('ioctl', { ...place, why: `${place.why}; TIOCSTI denied` });
   }
-  if (!connectFree) guardFastOpen(emu, calls, rules, filterDefault);
+  if (fastOpen) guardFastOpen(emu, calls, rules, filterDefault, fastOpen);
 }
 
 /** send(2)'s flag that makes a send on an unconnected TCP socket connect it first (TCP Fast Open). */
@@ -1306,7 +1322,7 @@ const FASTOPEN_FLAGS: Readonly<Record<string, number>> = { sendto: 3, sendmsg: 2
  * them; without the flag they go where they went. A rule that already
  * compares the flags argument keeps its own meaning.
  */
-function guardFastOpen(emu: Emulation, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number): void {
+function guardFastOpen(emu: Emulation, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number, denied: (name: string) => boolean): void {
   // libseccomp puts i386's send calls under socketcall too, whose
   // arguments are in memory: no comparison there (README: what is left).
   if (emu !== 'linux') return;
@@ -1315,7 +1331,7 @@ function guardFastOpen(emu: Emulation, calls: Map<string, Placement>, rules: Fil
   for (const [name, arg] of Object.entries(FASTOPEN_FLAGS)) {
     const nr = syscallNumber(emu, name);
     const place = calls.get(name);
-    if (nr === undefined || !place) continue;
+    if (nr === undefined || !place || denied(name)) continue;
     const own = rules.filter(r => r.nr === nr);
     if (own.some(r => r.cmps?.some(c => c.arg === arg))) continue;
     const clear: FilterCompare = { arg, op: 'masked_eq', a: MSG_FASTOPEN, b: 0n };
