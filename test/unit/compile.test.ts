@@ -459,6 +459,18 @@ t.test('MSG_FASTOPEN (a send that connects) is denied where connect is restricte
       }
     }
   }
+  // Review: denials with comparisons leave other values to a permitting default.
+  const partial = plan('default: permit\nrules:\n  connect: sockaddr eq "inet-[127.0.0.1]:80" then permit\n  sendto: fd eq "1000" then deny\n', enforcing);
+  t.equal(actionName(kernelDoes(partial, 'linux', 'sendto', args6(3n, 0n, 1n, FASTOPEN))), 'ERRNO(EPERM)', 'conditional denials: still guarded');
+  t.equal(actionName(kernelDoes(partial, 'linux', 'sendto', args6(1000n, 0n, 1n, 0n))), 'ERRNO(EPERM)', 'the policy\'s own denial stands');
+  t.equal(actionName(kernelDoes(partial, 'linux', 'sendto', args6(3n, 0n, 1n, 0n))), 'ALLOW', 'a plain send as before');
+  // i386: the flag is in memory under socketcall: the send is notified, the supervisor refuses it.
+  const i386 = compile([policy('emulation: linux32\ndefault: deny\nrules:\n  sendto: permit\n  sendmsg: permit\n  connect: sockaddr eq "inet-[127.0.0.1]:80" then permit\n')], enforcing);
+  t.equal(where(place(i386, 'sendto', 'linux32')), 'user', 'i386 sendto notified');
+  t.match(place(i386, 'sendto', 'linux32').why, /MSG_FASTOPEN is refused by the supervisor/);
+  t.ok(i386.arches.find(a => a.emulation === 'linux32')!.fastOpenRefused, 'the supervisor is told');
+  t.equal(filterRules(i386, 'sendto', 'linux32').length, 1, 'one notify rule, no comparison on i386');
+  t.notOk(filterRules(i386, 'sendto', 'linux32')[0]!.cmps?.length);
   // The same sends, decided as the engine would, when connect is free.
   const free = plan('default: deny\nrules:\n  connect: permit\n  sendto: permit\n');
   t.equal(actionName(kernelDoes(free, 'linux', 'sendto', args6(3n, 0n, 1n, FASTOPEN))), 'ALLOW', 'connect permitted outright: a fast open is a permitted connect');
@@ -841,6 +853,15 @@ ${o.extra ?? ''}`;
   const outright = plan(text({ connect: '    - true then permit', bind: '    - true then deny' }), opts);
   t.notOk(outright.landlock?.net, 'nothing to do');
   t.notOk(outright.landlockNetWhy);
+  // Review: a default that asks may be answered with a permit of socketpair.
+  const asks = plan(text({ head: '', socket: `    - ${TCP4} then permit\n    - true then deny`, connect: '    - sockaddr match "inet-*:80" or sockaddr match "inet6-*:80" then permit\n    - true then deny', bind: '    - true then deny' }).replace('default: deny', 'default: ask'), { ...interactive, landlockAbi: 7, reportDefaultDenials: true });
+  t.match(asks.landlockNetWhy, /socketpair \(linux\) may be permitted/, 'an asking default: socketpair may be permitted');
+  // Review: ports permitted only for inet6 are no grant when only AF_INET sockets exist.
+  const v4only = plan(text({ socket: `    - ${TCP4} then permit`, connect: '    - sockaddr match "inet-*:5432" then permit\n    - sockaddr match "inet6-*:7777" then permit' }), opts);
+  t.same(v4only.landlock?.net?.ports.filter(p => p.access & 2n).map(p => p.port), [5432], 'inet6-only port 7777 is not granted');
+  // Review: an inherited AF_INET6 TCP socket takes IPv4 addresses too.
+  const inherited = plan(text({ socket: `    - ${TCP4} then permit`, connect: '    - sockaddr match "inet-*:7777" then permit' }), { ...opts, inheritedTcp: ['inet6'] });
+  t.match(inherited.landlockNetWhy, /connect: the ports differ between inet and inet6/, 'inherited IPv6 socket: the families must agree');
   // An i386 policy that permits a port the linux one does not.
   const linux = policy(text());
   const i386 = policy(`emulation: linux32\ndefault: deny\nrules:\n  socket:\n    - ${TCP4} then permit\n  connect: sockaddr match "inet-*:25" then permit\n`, 'i.yaml');

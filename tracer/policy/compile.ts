@@ -105,6 +105,8 @@ export interface CompileOptions {
   landlockOff?: string;
   /** Why this run must not let Landlock decide ports (a socket the program inherits that Landlock would not check). */
   landlockNetOff?: string;
+  /** The families of the TCP sockets the program inherits: they can bind and connect whatever socket() permits. */
+  inheritedTcp?: ('inet' | 'inet6')[];
 }
 
 /** Where a call is decided, and how. */
@@ -118,6 +120,8 @@ export interface ArchPlan {
   calls: Map<string, Placement>;
   /** Numbers the supervisor is notified of. */
   notified: Set<number>;
+  /** connect is restricted: a send with MSG_FASTOPEN (which connects) is refused (guardFastOpen). */
+  fastOpenRefused?: boolean;
 }
 
 export interface Plan {
@@ -673,6 +677,19 @@ function kernelMayPerform(place: Placement | undefined): boolean {
   return place?.target === 'kernel' && (place.rules ? place.rules.some(r => r.action === SECCOMP_RET.ALLOW) : place.action === SECCOMP_RET.ALLOW);
 }
 
+/**
+ * Whether the policy denies `name` whatever its arguments, without asking
+ * anyone: a kernel denial, or a notification only to report the default's
+ * denial (not a default that asks, which a user may answer with a permit).
+ * A call the emulation lacks counts as denied.
+ */
+function alwaysDenied(emu: Emulation, p: Policy, name: string, opts: CompileOptions, filterDefault: number): boolean {
+  const place = placeFor(emu, p, name, opts, filterDefault);
+  if (!place) return true;
+  if (place.target !== 'kernel' || place.rules || place.action === SECCOMP_RET.ALLOW) return false;
+  return !(place.action === SECCOMP_RET.USER_NOTIF && p.default === 'ask' && !opts.enforce);
+}
+
 /** Where `name` is decided under `p`, or undefined when the emulation has no such call. */
 function placeFor(emu: Emulation, p: Policy, name: string, opts: CompileOptions, filterDefault: number): Placement | undefined {
   const nr = syscallNumber(emu, name);
@@ -995,8 +1012,7 @@ function tcpOnly(byEmu: Map<Emulation, Policy>, opts: CompileOptions, filterDefa
     if (fallback) return { why: `socket (${emu}): ${fallback}` };
     if (p.rules.has('socketcall')) return { why: `socketcall (${emu}) has rules of its own` };
     for (const name of ['socketpair', ...FD_SOURCES]) {
-      const place = placeFor(emu, p, name, opts, filterDefault);
-      if (place && (place.target === 'user' || kernelMayPerform(place))) {
+      if (!alwaysDenied(emu, p, name, opts, filterDefault)) {
         return { why: `${name} (${emu}) may be permitted: ${name === 'socketpair' ? 'a unix socket' : 'a socket from elsewhere'}, which Landlock does not check` };
       }
     }
@@ -1021,6 +1037,7 @@ function landlockNet(byEmu: Map<Emulation, Policy>, opts: CompileOptions, filter
   if (opts.landlockNetOff) return { why: opts.landlockNetOff };
   const tcp = tcpOnly(byEmu, opts, filterDefault);
   if ('why' in tcp) return tcp;
+  for (const f of opts.inheritedTcp ?? []) tcp.families.add(f);
   const granted = new Map<number, { access: bigint; source: string[] }>();
   const calls: NetCall[] = [];
   const whys: string[] = [];
@@ -1055,8 +1072,9 @@ function landlockNet(byEmu: Map<Emulation, Policy>, opts: CompileOptions, filter
       }
     }
     calls.push(name);
-    for (const [port, where] of [...inet, ...inet6]) {
-      if (!wide.has(port) && tcp.families.has('inet6')) continue;
+    // Landlock's rules know no family: only the ports every family that
+    // can exist is permitted (equal sets where AF_INET6 sockets exist).
+    for (const [port, where] of wide) {
       const g = granted.get(port) ?? { access: 0n, source: [] };
       g.access |= NET_CALLS[name];
       if (!g.source.includes(where)) g.source.push(where);
@@ -1115,6 +1133,7 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
     const policy = byEmu.get(emu);
     const calls = new Map<string, Placement>();
     const notified = new Set<number>();
+    const arch: ArchPlan = { emulation: emu, calls, notified };
     const rules: FilterRule[] = [];
     const def = defaultKernelAction(policy, opts);
     for (const name of syscallNames(emu)) {
@@ -1216,16 +1235,13 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
       // Learning records every call as it comes; enforcing decides it.
       const connectFree = opts.notifyAll || permitsOutright(placeFor(emu, policy, 'connect', opts, filterDefault));
       // A send the policy denies whatever its arguments needs no guard, and keeps its denial report.
-      const denied = (name: string): boolean => {
-        const p = placeFor(emu, policy, name, opts, filterDefault);
-        return p?.target === 'kernel' && !p.rules && p.action !== SECCOMP_RET.ALLOW &&
-          !(p.action === SECCOMP_RET.USER_NOTIF && policy.default === 'ask' && !opts.enforce);
-      };
+      const denied = (name: string): boolean => alwaysDenied(emu, policy, name, opts, filterDefault);
       hardenEscapes(emu, policy, calls, rules, filterDefault, connectFree ? undefined : denied);
+      if (!connectFree) arch.fastOpenRefused = true;
     }
     if (emu === 'linux') fast = fastPlan(policy, calls, opts);
     spec.arches.push({ arch: ARCH_OF[emu], rules });
-    arches.push({ emulation: emu, calls, notified });
+    arches.push(arch);
   }
   return {
     filter: spec, arches, fast,
@@ -1323,9 +1339,6 @@ const FASTOPEN_FLAGS: Readonly<Record<string, number>> = { sendto: 3, sendmsg: 2
  * compares the flags argument keeps its own meaning.
  */
 function guardFastOpen(emu: Emulation, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number, denied: (name: string) => boolean): void {
-  // libseccomp puts i386's send calls under socketcall too, whose
-  // arguments are in memory: no comparison there (README: what is left).
-  if (emu !== 'linux') return;
   const deny = errnoAction('EPERM');
   const denies = (action: number): boolean => action !== SECCOMP_RET.ALLOW && action !== SECCOMP_RET.USER_NOTIF;
   for (const [name, arg] of Object.entries(FASTOPEN_FLAGS)) {
@@ -1333,13 +1346,26 @@ function guardFastOpen(emu: Emulation, calls: Map<string, Placement>, rules: Fil
     const place = calls.get(name);
     if (nr === undefined || !place || denied(name)) continue;
     const own = rules.filter(r => r.nr === nr);
+    if (emu === 'linux32') {
+      // libseccomp puts i386's send calls under socketcall too, whose
+      // arguments are in memory: no comparison there. A send the kernel
+      // would carry out is notified instead, and the supervisor refuses
+      // the flag on its own copy of the arguments (ArchPlan.fastOpenRefused).
+      if (place.target === 'user') continue;
+      for (const r of own) rules.splice(rules.indexOf(r), 1);
+      if (filterDefault !== SECCOMP_RET.USER_NOTIF) rules.push({ nr, action: SECCOMP_RET.USER_NOTIF });
+      calls.set(name, { target: 'user', why: `${place.why}; notified: MSG_FASTOPEN is refused by the supervisor (connect is restricted)` });
+      continue;
+    }
     if (own.some(r => r.cmps?.some(c => c.arg === arg))) continue;
     const clear: FilterCompare = { arg, op: 'masked_eq', a: MSG_FASTOPEN, b: 0n };
     if (own.length === 0) {
       // Decided by the filter's default: only a permitting default needs the guard.
       if (denies(filterDefault)) continue;
     } else {
-      if (own.every(r => denies(r.action))) continue;
+      // Denials with comparisons leave the other values to the default,
+      // which may permit: only denials of every value need no guard.
+      if (own.every(r => denies(r.action) && !r.cmps?.length)) continue;
       for (const r of own) if (!denies(r.action)) r.cmps = [...(r.cmps ?? []), clear];
     }
     rules.push({ nr, action: deny, cmps: [{ arg, op: 'masked_eq', a: MSG_FASTOPEN, b: MSG_FASTOPEN }] });

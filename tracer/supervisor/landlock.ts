@@ -71,28 +71,33 @@ function execChain(file: string): string[] {
 }
 
 /**
- * What keeps Landlock from deciding ports in this run: a socket the
- * program would inherit that is not TCP (a unix socket on stdout, as
- * under systemd, say). Landlock would not check its bind or connect, and
- * the filter could not tell. undefined when there is none.
+ * The sockets the program inherits (0, 1, 2, and whatever else is not
+ * close-on-exec). `why`: one that is not TCP (a unix socket on stdout, as
+ * under systemd, say), whose bind or connect Landlock would not check and
+ * the filter could not tell: then Landlock must not decide ports. `tcp`:
+ * the families of the TCP ones, which can bind and connect as well as
+ * any socket() makes.
  */
-export function inheritedNonTcp(): string | undefined {
+export function inheritedSockets(): { why?: string; tcp: ('inet' | 'inet6')[] } {
   const n = native();
   let fds: number[];
   try {
     fds = fs.readdirSync('/proc/self/fd').map(Number).filter(Number.isInteger);
   } catch (e) {
-    return `the descriptors the program inherits cannot be listed: ${(e as Error).message}`;
+    return { why: `the descriptors the program inherits cannot be listed: ${(e as Error).message}`, tcp: [] };
   }
   const AF: Record<number, string> = { 1: 'a unix', 2: 'an IPv4', 10: 'an IPv6' };
+  const tcp = new Set<'inet' | 'inet6'>();
   for (const fd of fds.sort((a, b) => a - b)) {
     const k = n.socketKind(fd);
-    // The program gets 0, 1 and 2, and whatever else is not close-on-exec.
     if (!k || (fd > 2 && k.cloexec)) continue;
-    const tcp = (k.domain === 2 || k.domain === 10) && k.type === 1 && k.protocol === 6;
-    if (!tcp) return `fd ${fd}, which the program inherits, is ${AF[k.domain] ?? `a family ${k.domain}`} socket that is not TCP; Landlock would not check its bind or connect`;
+    if ((k.domain === 2 || k.domain === 10) && k.type === 1 && k.protocol === 6) {
+      tcp.add(k.domain === 2 ? 'inet' : 'inet6');
+      continue;
+    }
+    return { why: `fd ${fd}, which the program inherits, is ${AF[k.domain] ?? `a family ${k.domain}`} socket that is not TCP; Landlock would not check its bind or connect`, tcp: [] };
   }
-  return undefined;
+  return { tcp: [...tcp] };
 }
 
 /**

@@ -18,7 +18,7 @@ import { emptyRecording, learnedPolicy, record as recordCall, type Recording } f
 import { aliasOf } from '../policy/aliases.js';
 import type { CallView } from '../engine/decide.js';
 import { startConfined, type Confined } from './spawn.js';
-import { buildRuleset, inheritedNonTcp, type Ruleset } from './landlock.js';
+import { buildRuleset, inheritedSockets, type Ruleset } from './landlock.js';
 import { RepeatFilter } from './repeats.js';
 import { MonitorAsker, TerminalAsker } from './prompt.js';
 import { spawn } from 'node:child_process';
@@ -239,7 +239,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     user = currentUser();
   }
   const landlockAbi = policies.some(p => p.landlock) ? native().landlockAbi() : 0;
-  const netOff = landlockAbi > 0 ? inheritedNonTcp() : undefined;
+  const inherited = landlockAbi > 0 ? inheritedSockets() : { tcp: [] };
   const plan = compile(policies, {
     enforce,
     aliases: opts.aliases,
@@ -248,7 +248,8 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     notifyAll: learning !== undefined,
     landlockAbi,
     ...(opts.killOnViolation && enforce ? { landlockOff: '--kill-on-violation must see every denial' } : {}),
-    ...(netOff ? { landlockNetOff: netOff } : {}),
+    ...(inherited.why ? { landlockNetOff: inherited.why } : {}),
+    inheritedTcp: inherited.tcp,
   });
   const loaded = new Map<Emulation, Loaded>();
   for (const p of policies) loaded.set(p.emulation, { policy: p, prepared: prepare(p, { enforce, aliases: opts.aliases }) });
@@ -323,6 +324,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     helperPid: confined.child.pid ?? -1,
     record: learning?.record,
     asker,
+    fastOpenRefused: emu => plan.arches.find(a => a.emulation === emu)?.fastOpenRefused === true,
     unconditional: (emu, name) => {
       const place = plan.arches.find(a => a.emulation === emu)?.calls.get(name);
       return place?.target === 'kernel' && !place.rules && place.action === SECCOMP_RET.ALLOW;

@@ -72,6 +72,8 @@ export interface SupervisorOptions {
   record?(emu: Emulation, view: CallView): void;
   /** Whether the policy permits this call whatever its arguments (the plan knows). */
   unconditional?(emu: Emulation, name: string): boolean;
+  /** Whether connect is restricted in this emulation: then a send with MSG_FASTOPEN (a connect) is refused. */
+  fastOpenRefused?(emu: Emulation): boolean;
 }
 
 /** What the supervisor tells the monitor: monitor/protocol.ts's Event, less what the client fills in. */
@@ -1221,6 +1223,13 @@ export class Supervisor {
     for (let i = 0; i < 6; i++) args.push(i < sub.args ? BigInt(mem.readUInt32LE(4 * i)) : 0n);
     const subView: CallView = { ...view, syscall: sub.name, args };
     if (sub.name === 'connect' || sub.name === 'bind') return this.socketCall(note, subView, sub.name, args);
+    // Where connect is restricted, sends are carried out on the copy, whose
+    // flags are checked: the kernel would read them from memory again.
+    // (sendmmsg, which systrace does not carry out, is refused below.)
+    if (this.opts.fastOpenRefused?.('linux32')) {
+      if (sub.name === 'sendto') return this.sendto({ ...note, args }, subView, 'linux32', true);
+      if (sub.name === 'sendmsg') return this.sendmsg({ ...note, args }, subView, 'linux32');
+    }
     if (sub.name === 'socket') {
       return {
         view: subView,
@@ -1351,10 +1360,17 @@ export class Supervisor {
    * copy of the data and the address. Without one (a register holds the
    * NULL), nothing in memory decides the call, and CONTINUE is exact.
    */
-  private sendto(note: Notification, view: CallView, emu: Emulation): Prepared | number {
+  private sendto(note: Notification, view: CallView, emu: Emulation, copied = false): Prepared | number {
     const a = note.args;
     const addrPtr = emu === 'linux' ? a[4]! : BigInt(u32(a[4]));
-    if (addrPtr === 0n) return { view, shown: '', perform: () => 'continue' };
+    if (addrPtr === 0n) {
+      // Arguments read from memory (socketcall's) would be read again by
+      // the kernel: carried out on the copy, as is any MSG_FASTOPEN check.
+      if (copied || (s32(a[3]) & 0x20000000 && this.opts.fastOpenRefused?.(emu))) {
+        return { view, shown: '', perform: () => this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3])) };
+      }
+      return { view, shown: '', perform: () => 'continue' };
+    }
     const len = u32(a[5]);
     if (len > MAX_SOCKADDR) return -errnoOf('EINVAL');
     const addr = this.n.procReadMemory(note.pid, addrPtr, len);
@@ -1442,6 +1458,14 @@ export class Supervisor {
 
   private sendData(note: Notification, fd: number, data: Buffer, flags: number, addr?: Buffer): Outcome {
     const MSG_NOSIGNAL = 0x4000;
+    const MSG_FASTOPEN = 0x20000000;
+    const emu: Emulation = note.arch === AUDIT_ARCH_I386 ? 'linux32' : 'linux';
+    if (flags & MSG_FASTOPEN && this.opts.fastOpenRefused?.(emu)) {
+      // As in the kernel filter (compile.ts: guardFastOpen): it would
+      // connect the socket, which the connect rules never see.
+      this.opts.report(`systrace: a send with MSG_FASTOPEN connects, and connect is restricted: denied (pid ${note.pid})`);
+      return fail(-errnoOf('EPERM'));
+    }
     return this.onTargetFd(note, fd, sock => {
       const r = this.n.socketSend(sock, data, flags, addr);
       // We send with MSG_NOSIGNAL; the program gets the SIGPIPE it asked for.
