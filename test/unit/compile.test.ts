@@ -245,6 +245,22 @@ t.test('integer permits over a reported default denial stay in the kernel; the r
   t.equal(where(place(p32, 'socket', 'linux32')), 'user', 'i386: libseccomp cannot compare socketcall\'s arguments');
 });
 
+t.test('TIOCSTI stays refused under ioctl integer rules', async t => {
+  const TIOCSTI = 0x5412n, TCGETS = 0x5401n;
+  // Permits of an fd: notified whole, the supervisor refuses TIOCSTI (a
+  // kernel ALLOW of fd 1 would let it through).
+  for (const opts of [{ ...enforcing, reportDefaultDenials: true }, enforcing]) {
+    const p = plan('default: deny\nrules:\n  ioctl: fd eq "1" then permit\n', opts);
+    t.equal(where(place(p, 'ioctl')), 'user', 'ioctl permits by fd: notified');
+    t.not(actionName(kernelDoes(p, 'linux', 'ioctl', args6(1n, TIOCSTI))), 'ALLOW', 'TIOCSTI on fd 1 is not permitted in the kernel');
+  }
+  // Denials of an fd over a permitting default: TIOCSTI denied too.
+  const d = plan('default: permit\nrules:\n  ioctl: fd eq "5" then deny\n', enforcing);
+  t.equal(actionName(kernelDoes(d, 'linux', 'ioctl', args6(0n, TIOCSTI))), 'ERRNO(EPERM)', 'TIOCSTI on another fd');
+  t.equal(actionName(kernelDoes(d, 'linux', 'ioctl', args6(0n, TCGETS))), 'ALLOW', 'another ioctl as before');
+  t.equal(actionName(kernelDoes(d, 'linux', 'ioctl', args6(5n, TCGETS))), 'ERRNO(EPERM)', 'the policy\'s own denial');
+});
+
 t.test('integer rules the kernel cannot decide exactly go to user space', async t => {
   const table: [string, string, string][] = [
     ['different actions', 'permit', `kill:

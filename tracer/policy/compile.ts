@@ -1320,6 +1320,19 @@ function hardenEscapes(
       }
     }
     calls.set('ioctl', { ...place, why: `${place.why}; TIOCSTI denied` });
+  } else if (ioctl !== undefined && place?.target === 'kernel' && place.rules) {
+    if (place.rules.some(r => r.action === SECCOMP_RET.ALLOW)) {
+      // Integer permits (of an fd, say): TIOCSTI cannot be carved out of
+      // them without overlapping rules, whose precedence libseccomp would
+      // choose. The supervisor decides ioctl, and refuses TIOCSTI.
+      for (const r of rules.filter(x => x.nr === ioctl)) rules.splice(rules.indexOf(r), 1);
+      if (filterDefault !== SECCOMP_RET.USER_NOTIF) rules.push({ nr: ioctl, action: SECCOMP_RET.USER_NOTIF });
+      calls.set('ioctl', { target: 'user', why: `${place.why}; notified: TIOCSTI is refused by the supervisor` });
+    } else if (filterDefault === SECCOMP_RET.ALLOW) {
+      // Integer denials over a permitting default: the rest is permitted, but never TIOCSTI.
+      rules.push({ nr: ioctl, action: errnoAction('EPERM'), cmps: [{ arg: 1, op: 'masked_eq', a: 0xffffffffn, b: TIOCSTI }] });
+      calls.set('ioctl', { ...place, why: `${place.why}; TIOCSTI denied` });
+    }
   }
   if (fastOpen) guardFastOpen(emu, calls, rules, filterDefault, fastOpen);
 }
