@@ -87,6 +87,11 @@ t.test('a fast-open send from i386 cannot connect where connect is restricted', 
   }
   await new Promise(resolve => setTimeout(resolve, 100));
   t.equal(accepted(), 0, 'no connection reached the listener');
+  // Sends without the flag go on as the policy says (let through to the kernel).
+  for (const op of ['udp-send', 'udp-send-socketcall']) {
+    const r = await runConfined(t, restricted, [fixture('try32-static'), op, '127.0.0.1', String(port)]);
+    t.equal(r.stdout, 'OK\n', `${op}\n${show(r)}`);
+  }
   const free = policyYaml({ emulation: 'linux32', rules: { ...SOCKET_CALLS, sendto: 'permit', connect: 'permit' } });
   const ok = await runConfined(t, free, [fixture('try32-static'), 'fastopen-socketcall', '127.0.0.1', String(port)]);
   t.equal(ok.stdout, 'OK\n', show(ok));

@@ -485,6 +485,7 @@ t.test('MSG_FASTOPEN (a send that connects) is denied where connect is restricte
   t.equal(where(place(i386, 'sendto', 'linux32')), 'user', 'i386 sendto notified');
   t.match(place(i386, 'sendto', 'linux32').why, /MSG_FASTOPEN is refused by the supervisor/);
   t.ok(i386.arches.find(a => a.emulation === 'linux32')!.fastOpenRefused, 'the supervisor is told');
+  t.same([...i386.arches.find(a => a.emulation === 'linux32')!.fastOpenNotified ?? []].sort(), ['sendmsg', 'sendto'], 'and which sends the kernel would have carried out');
   t.equal(filterRules(i386, 'sendto', 'linux32').length, 1, 'one notify rule, no comparison on i386');
   t.notOk(filterRules(i386, 'sendto', 'linux32')[0]!.cmps?.length);
   // The same sends, decided as the engine would, when connect is free.

@@ -122,6 +122,8 @@ export interface ArchPlan {
   notified: Set<number>;
   /** connect is restricted: a send with MSG_FASTOPEN (which connects) is refused (guardFastOpen). */
   fastOpenRefused?: boolean;
+  /** i386 sends the kernel would carry out, notified only for that flag: the supervisor lets the rest through. */
+  fastOpenNotified?: Set<string>;
 }
 
 export interface Plan {
@@ -1236,7 +1238,7 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
       const connectFree = opts.notifyAll || permitsOutright(placeFor(emu, policy, 'connect', opts, filterDefault));
       // A send the policy denies whatever its arguments needs no guard, and keeps its denial report.
       const denied = (name: string): boolean => alwaysDenied(emu, policy, name, opts, filterDefault);
-      hardenEscapes(emu, policy, calls, rules, filterDefault, connectFree ? undefined : denied);
+      hardenEscapes(arch, policy, rules, filterDefault, connectFree ? undefined : denied);
       if (!connectFree) arch.fastOpenRefused = true;
     }
     if (emu === 'linux') fast = fastPlan(policy, calls, opts);
@@ -1263,9 +1265,9 @@ export function compile(policies: Policy[], opts: CompileOptions): Plan {
  *   (guardFastOpen; `fastOpen` says which sends are denied anyway).
  */
 function hardenEscapes(
-  emu: Emulation, policy: Policy, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number,
-  fastOpen: ((name: string) => boolean) | undefined,
+  arch: ArchPlan, policy: Policy, rules: FilterRule[], filterDefault: number, fastOpen: ((name: string) => boolean) | undefined,
 ): void {
+  const { emulation: emu, calls } = arch;
   type Pattern = { mask: bigint; value: bigint };
   const guard = (name: string, arg: number, patterns: Pattern[], why: string): void => {
     const nr = syscallNumber(emu, name);
@@ -1334,7 +1336,7 @@ function hardenEscapes(
       calls.set('ioctl', { ...place, why: `${place.why}; TIOCSTI denied` });
     }
   }
-  if (fastOpen) guardFastOpen(emu, calls, rules, filterDefault, fastOpen);
+  if (fastOpen) guardFastOpen(arch, rules, filterDefault, fastOpen);
 }
 
 /** send(2)'s flag that makes a send on an unconnected TCP socket connect it first (TCP Fast Open). */
@@ -1351,7 +1353,8 @@ const FASTOPEN_FLAGS: Readonly<Record<string, number>> = { sendto: 3, sendmsg: 2
  * them; without the flag they go where they went. A rule that already
  * compares the flags argument keeps its own meaning.
  */
-function guardFastOpen(emu: Emulation, calls: Map<string, Placement>, rules: FilterRule[], filterDefault: number, denied: (name: string) => boolean): void {
+function guardFastOpen(arch: ArchPlan, rules: FilterRule[], filterDefault: number, denied: (name: string) => boolean): void {
+  const { emulation: emu, calls } = arch;
   const deny = errnoAction('EPERM');
   const denies = (action: number): boolean => action !== SECCOMP_RET.ALLOW && action !== SECCOMP_RET.USER_NOTIF;
   for (const [name, arg] of Object.entries(FASTOPEN_FLAGS)) {
@@ -1368,6 +1371,7 @@ function guardFastOpen(emu: Emulation, calls: Map<string, Placement>, rules: Fil
       for (const r of own) rules.splice(rules.indexOf(r), 1);
       if (filterDefault !== SECCOMP_RET.USER_NOTIF) rules.push({ nr, action: SECCOMP_RET.USER_NOTIF });
       calls.set(name, { target: 'user', why: `${place.why}; notified: MSG_FASTOPEN is refused by the supervisor (connect is restricted)` });
+      (arch.fastOpenNotified ??= new Set()).add(name);
       continue;
     }
     if (own.some(r => r.cmps?.some(c => c.arg === arg))) continue;

@@ -325,6 +325,7 @@ export async function runConfined(argv: string[], opts: RunOptions): Promise<num
     record: learning?.record,
     asker,
     fastOpenRefused: emu => plan.arches.find(a => a.emulation === emu)?.fastOpenRefused === true,
+    fastOpenNotified: name => plan.arches.find(a => a.emulation === 'linux32')?.fastOpenNotified?.has(name) === true,
     unconditional: (emu, name) => {
       const place = plan.arches.find(a => a.emulation === emu)?.calls.get(name);
       return place?.target === 'kernel' && !place.rules && place.action === SECCOMP_RET.ALLOW;

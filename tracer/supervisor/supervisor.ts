@@ -74,6 +74,8 @@ export interface SupervisorOptions {
   unconditional?(emu: Emulation, name: string): boolean;
   /** Whether connect is restricted in this emulation: then a send with MSG_FASTOPEN (a connect) is refused. */
   fastOpenRefused?(emu: Emulation): boolean;
+  /** i386 sends notified only for MSG_FASTOPEN (the kernel would carry out the rest): compile.ts guardFastOpen. */
+  fastOpenNotified?(name: string): boolean;
 }
 
 /** What the supervisor tells the monitor: monitor/protocol.ts's Event, less what the client fills in. */
@@ -674,9 +676,13 @@ export class Supervisor {
         );
       }
       case 'sendto':
-        return this.sendto(note, base, emu);
       case 'sendmsg':
-        return this.sendmsg(note, base, emu);
+      case 'sendmmsg':
+        // i386 sends notified only for the flag, which is in a register
+        // here: checked, and the rest let through as the kernel would.
+        if (emu === 'linux32' && this.opts.fastOpenNotified?.(name)) return this.fastOpenOnly(note, base, a[FASTOPEN_FLAGS[name]!]!, () => 'continue');
+        if (name === 'sendmmsg') return this.integerOnly(note, base, name);
+        return name === 'sendto' ? this.sendto(note, base, emu) : this.sendmsg(note, base, emu);
       case 'connect':
       case 'bind':
         return this.socketCall(note, base, name, a);
@@ -691,6 +697,22 @@ export class Supervisor {
   private namesTiocsti(emu: Emulation): boolean {
     const rules = this.opts.policies.get(emu)?.policy.rules.get('ioctl') ?? [];
     return rules.some(r => /\bcmd\b/.test(r.text));
+  }
+
+  /** A send notified only for MSG_FASTOPEN: refused with it, else `rest`. */
+  private fastOpenOnly(note: Notification, view: CallView, flags: bigint, rest: () => Outcome): Prepared {
+    return {
+      view,
+      shown: '',
+      perform: () => (Number(flags & 0xffffffffn) & MSG_FASTOPEN ? this.refuseFastOpen(note) : rest()),
+    };
+  }
+
+  private refuseFastOpen(note: Notification): Outcome {
+    // As in the kernel filter (compile.ts: guardFastOpen): it would
+    // connect the socket, which the connect rules never see.
+    this.opts.report(`systrace: a send with MSG_FASTOPEN connects, and connect is restricted: denied (pid ${note.pid})`);
+    return fail(-errnoOf('EPERM'));
   }
 
   /** Marks a call whose argument the kernel reads itself: it cannot be rewritten. */
@@ -1078,6 +1100,17 @@ export class Supervisor {
     for (const name of new Set(r.dirs ?? [])) {
       if (this.userCanChange(name)) return `${name} could be replaced by this user (its directory is writable)`;
     }
+    return this.memoryRace(tid, [{ addr, len }, ...more]);
+  }
+
+  /**
+   * Why another task could change the bytes at `regions` (the first one
+   * the call's own, the rest its argv) before the kernel reads them again;
+   * undefined when none can: the caller is its process's only thread, so
+   * is every vfork parent sharing its memory, and the bytes lie in private
+   * memory no other process maps.
+   */
+  private memoryRace(tid: number, regions: { addr: bigint; len: number }[]): string | undefined {
     const self = this.task(tid);
     if (self?.threads !== 1) return 'the process has other threads';
     let parent = self.ppid;
@@ -1091,12 +1124,11 @@ export class Supervisor {
       cur = parent;
       parent = up.ppid;
     }
-    const regions = [{ addr, len }, ...more];
     const found = this.mappings(tid, regions.map(r => r.addr));
     if (found === undefined) return 'its memory map is unreadable';
     for (const [i, region] of regions.entries()) {
       const why = this.privateMemory(found[i], region.addr, region.len);
-      if (why) return region.addr === addr ? why : `argv: ${why}`;
+      if (why) return i === 0 ? why : `argv: ${why}`;
     }
     return undefined;
   }
@@ -1175,7 +1207,7 @@ export class Supervisor {
     const fd = s32(a[0]);
     const len = u32(a[2]);
     if (len > MAX_SOCKADDR) return -errnoOf('EINVAL');
-    const addr = this.n.procReadMemory(note.pid, a[1]!, len);
+    const addr = this.n.procReadMemory(note.pid, ptr(a[1]!, view.emulation), len);
     if (typeof addr === 'number') return addr;
     const target: Target = { paths: [], addr, ...this.unixTarget(note, addr, name === 'bind') };
     view.sockaddr = target.unix?.path ?? formatSockaddr(addr);
@@ -1223,12 +1255,24 @@ export class Supervisor {
     for (let i = 0; i < 6; i++) args.push(i < sub.args ? BigInt(mem.readUInt32LE(4 * i)) : 0n);
     const subView: CallView = { ...view, syscall: sub.name, args };
     if (sub.name === 'connect' || sub.name === 'bind') return this.socketCall(note, subView, sub.name, args);
-    // Where connect is restricted, sends are carried out on the copy, whose
-    // flags are checked: the kernel would read them from memory again.
-    // (sendmmsg, which systrace does not carry out, is refused below.)
-    if (this.opts.fastOpenRefused?.('linux32')) {
-      if (sub.name === 'sendto') return this.sendto({ ...note, args }, subView, 'linux32', true);
-      if (sub.name === 'sendmsg') return this.sendmsg({ ...note, args }, subView, 'linux32');
+    if (sub.name in FASTOPEN_FLAGS && this.opts.fastOpenRefused?.('linux32')) {
+      const carried = (): Prepared | number =>
+        sub.name === 'sendto' ? this.sendto({ ...note, args }, subView, 'linux32', true)
+        : sub.name === 'sendmsg' ? this.sendmsg({ ...note, args }, subView, 'linux32')
+        : this.integerOnly(note, subView, sub.name); // sendmmsg: refused, systrace does not carry it out
+      if (!this.opts.fastOpenNotified?.(sub.name)) return carried();
+      // Permitted but for MSG_FASTOPEN: checked on the copy of the
+      // arguments. The kernel reads them again, so it runs the call only
+      // when nothing can change them meanwhile (as for execve); else the
+      // call is carried out on the copy (a send systrace performs blocks
+      // the supervisor while it lasts).
+      const flags = args[FASTOPEN_FLAGS[sub.name]!]!;
+      const race = this.memoryRace(note.pid, [{ addr: BigInt(u32(note.args[1])), len: 4 * sub.args }]);
+      if (race === undefined) return this.fastOpenOnly(note, subView, flags, () => 'continue');
+      const copy = carried();
+      if (typeof copy === 'number') return copy;
+      const perform = copy.perform;
+      return { ...copy, perform: () => (Number(flags & 0xffffffffn) & MSG_FASTOPEN ? this.refuseFastOpen(note) : perform()) };
     }
     if (sub.name === 'socket') {
       return {
@@ -1367,7 +1411,7 @@ export class Supervisor {
       // Arguments read from memory (socketcall's) would be read again by
       // the kernel: carried out on the copy, as is any MSG_FASTOPEN check.
       if (copied || (s32(a[3]) & 0x20000000 && this.opts.fastOpenRefused?.(emu))) {
-        return { view, shown: '', perform: () => this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3])) };
+        return { view, shown: '', perform: () => this.send(note, s32(a[0]), ptr(a[1]!, emu), u32(a[2]), s32(a[3])) };
       }
       return { view, shown: '', perform: () => 'continue' };
     }
@@ -1385,7 +1429,7 @@ export class Supervisor {
         const use = this.addrFor(note, target);
         if (typeof use === 'number') return fail(use);
         try {
-          return this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3]), use.buf);
+          return this.send(note, s32(a[0]), ptr(a[1]!, emu), u32(a[2]), s32(a[3]), use.buf);
         } finally {
           use.release();
         }
@@ -1397,7 +1441,7 @@ export class Supervisor {
   private sendmsg(note: Notification, view: CallView, emu: Emulation): Prepared | number {
     const a = note.args;
     const wide = emu === 'linux';
-    const hdr = this.n.procReadMemory(note.pid, a[1]!, wide ? 56 : 28);
+    const hdr = this.n.procReadMemory(note.pid, ptr(a[1]!, emu), wide ? 56 : 28);
     if (typeof hdr === 'number') return hdr;
     const word = (off32: number, off64: number): bigint => (wide ? hdr.readBigUInt64LE(off64) : BigInt(hdr.readUInt32LE(off32)));
     const namePtr = word(0, 0);
@@ -1458,14 +1502,8 @@ export class Supervisor {
 
   private sendData(note: Notification, fd: number, data: Buffer, flags: number, addr?: Buffer): Outcome {
     const MSG_NOSIGNAL = 0x4000;
-    const MSG_FASTOPEN = 0x20000000;
     const emu: Emulation = note.arch === AUDIT_ARCH_I386 ? 'linux32' : 'linux';
-    if (flags & MSG_FASTOPEN && this.opts.fastOpenRefused?.(emu)) {
-      // As in the kernel filter (compile.ts: guardFastOpen): it would
-      // connect the socket, which the connect rules never see.
-      this.opts.report(`systrace: a send with MSG_FASTOPEN connects, and connect is restricted: denied (pid ${note.pid})`);
-      return fail(-errnoOf('EPERM'));
-    }
+    if (flags & MSG_FASTOPEN && this.opts.fastOpenRefused?.(emu)) return this.refuseFastOpen(note);
     return this.onTargetFd(note, fd, sock => {
       const r = this.n.socketSend(sock, data, flags, addr);
       // We send with MSG_NOSIGNAL; the program gets the SIGPIPE it asked for.
@@ -1564,6 +1602,17 @@ export class Supervisor {
 const OTHER_PROC_MEM = /^\/proc\/\d+(\/task\/\d+)?\/mem$/;
 
 /** Pointer-argument calls this supervisor cannot carry out yet. */
+/** send(2)'s flag that connects an unconnected TCP socket as it sends (TCP Fast Open). */
+const MSG_FASTOPEN = 0x20000000;
+
+/** The send calls' flags argument (compile.ts guardFastOpen). */
+const FASTOPEN_FLAGS: Readonly<Record<string, number>> = { sendto: 3, sendmsg: 2, sendmmsg: 3 };
+
+/** A pointer argument as the kernel reads it: an i386 call's are 32 bits, whatever a 64-bit caller of int 0x80 left above. */
+function ptr(v: bigint, emu: Emulation): bigint {
+  return emu === 'linux' ? v : v & 0xffffffffn;
+}
+
 const MEMORY_CALLS = new Set([
   'statfs', 'getxattrat', 'setxattrat', 'listxattrat', 'removexattrat', 'statfs64', 'oldstat', 'oldlstat',
   'file_getattr', 'file_setattr', 'fanotify_mark', 'name_to_handle_at', 'sendmmsg',
