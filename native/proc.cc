@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <poll.h>
+#include <linux/seccomp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -16,6 +18,7 @@
 #include <sys/stat.h>
 #include <uv.h>
 #include <vector>
+#include <time.h>
 #include <unistd.h>
 
 namespace systrace {
@@ -547,6 +550,88 @@ Napi::Value SocketSend(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n < 0 ? -errno : (double)n);
 }
 
+// socketSendAsync(fd, data, flags, sockaddr Buffer | undefined, listener,
+// id, cb(result)): the same send on a worker thread, for a blocking socket
+// whose send may wait as long as the peer does not read: the event loop
+// (and every other confined call) must not wait with it. The worker waits
+// for room itself (poll), and gives up with EINTR once the notification
+// `id` is no longer pending (the program was interrupted or died), so no
+// worker stays blocked on a peer that never reads. A stream socket gets
+// all of the data, as a blocking send gives it; a datagram goes whole or
+// not at all. Data and address are copied; fd stays ours to close after
+// the callback.
+class SendWorker : public Napi::AsyncWorker {
+ public:
+  SendWorker(Napi::Function cb, int fd, std::string data, int flags, std::string addr, bool hasAddr, int listener, uint64_t id)
+      : Napi::AsyncWorker(cb), fd_(fd), data_(std::move(data)), flags_(flags), addr_(std::move(addr)), hasAddr_(hasAddr),
+        listener_(listener), id_(id) {}
+  void Execute() override {
+    int type = 0;
+    socklen_t tl = sizeof type;
+    bool stream = getsockopt(fd_, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM;
+    size_t done = 0;
+    for (;;) {
+      ssize_t n = sendto(fd_, data_.data() + done, data_.size() - done, flags_ | MSG_DONTWAIT,
+                         hasAddr_ ? reinterpret_cast<const struct sockaddr*>(addr_.data()) : nullptr, hasAddr_ ? (socklen_t)addr_.size() : 0);
+      if (n >= 0) {
+        backoff_ms_ = 1;
+        done += (size_t)n;
+        if (!stream || done >= data_.size()) break;
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        result_ = done > 0 ? (double)done : -errno;
+        return;
+      }
+      // Writable by poll is not always room to send (an unconnected
+      // datagram socket polls writable whatever its peer's queue holds):
+      // a poll that comes back at once is followed by a growing pause.
+      struct pollfd p = {fd_, POLLOUT, 0};
+      if (poll(&p, 1, 500) > 0) {
+        struct timespec pause = {0, backoff_ms_ * 1000000L};
+        nanosleep(&pause, nullptr);
+        if (backoff_ms_ < 256) backoff_ms_ *= 2;
+      }
+      uint64_t id = id_;
+      if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) {
+        result_ = done > 0 ? (double)done : -EINTR;
+        return;
+      }
+    }
+    result_ = (double)done;
+  }
+  void OnOK() override { Callback().Call({Napi::Number::New(Env(), result_)}); }
+
+ private:
+  int fd_;
+  std::string data_;
+  int flags_;
+  std::string addr_;
+  bool hasAddr_;
+  int listener_;
+  uint64_t id_;
+  long backoff_ms_ = 1;
+  double result_ = 0;
+};
+
+Napi::Value SocketSendAsync(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0);
+  if (!info[1].IsBuffer() || !info[6].IsFunction()) throw Napi::TypeError::New(info.Env(), "socketSendAsync: (fd, Buffer, flags, Buffer?, listener, id, callback)");
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  int flags = ArgInt(info, 2) | MSG_NOSIGNAL;
+  std::string addr;
+  bool hasAddr = info[3].IsBuffer();
+  if (hasAddr) {
+    Napi::Buffer<char> a = info[3].As<Napi::Buffer<char>>();
+    addr.assign(a.Data(), a.Length());
+  }
+  auto* w = new SendWorker(info[6].As<Napi::Function>(), fd, std::string(data.Data(), data.Length()), flags, std::move(addr), hasAddr,
+                           ArgInt(info, 4), ArgU64(info, 5));
+  w->Queue();
+  return info.Env().Undefined();
+}
+
 // socketCreate(domain, type, protocol) -> fd (ours, close-on-exec) | -errno
 // For i386 socketcall(SYS_SOCKET), whose arguments sit in the target's
 // memory: the socket is made from our copy of them and injected.
@@ -588,6 +673,7 @@ void InitProc(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCred", Napi::Function::New(env, PeerCred));
   exports.Set("Poller", Poller::Define(env));
   exports.Set("socketSend", Napi::Function::New(env, SocketSend));
+  exports.Set("socketSendAsync", Napi::Function::New(env, SocketSendAsync));
   exports.Set("socketCreate", Napi::Function::New(env, SocketCreate));
   exports.Set("socketNonblocking", Napi::Function::New(env, SocketNonblocking));
 }

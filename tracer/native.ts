@@ -125,6 +125,12 @@ interface Addon {
   /** path2: the second path (rename, link), a symlink's text, or an xattr name; data: times or an xattr value. */
   pathCall(op: string, path: string, a?: number, b?: number, path2?: string, data?: Buffer): number | Buffer;
   socketSend(fd: number, data: Buffer, flags: number, addr?: Buffer): number;
+  /**
+   * The same on a worker thread (a blocking socket), given up with -EINTR
+   * once notification `id` on `listener` is no longer pending: cb gets the
+   * bytes sent or -errno; fd stays the caller's.
+   */
+  socketSendAsync(fd: number, data: Buffer, flags: number, addr: Buffer | undefined, listener: number, id: bigint, cb: (result: number) => void): void;
   fdStat(fd: number): Buffer | number;
   fdStatx(fd: number, mask: number, flags: number): Buffer | number;
   setUmask(mask: number): number;

@@ -1,6 +1,8 @@
 // connect() decided on the socket address, against a listener on 127.0.0.1.
 
+import { spawn } from 'node:child_process';
 import t from 'tap';
+import { makeFiles } from '../helpers/files.js';
 import { accepts, listener } from '../helpers/net.js';
 import { policyYaml } from '../helpers/policy.js';
 import { findDenial, runConfined, show } from '../helpers/systrace.js';
@@ -96,4 +98,56 @@ t.test('a fast-open send from i386 cannot connect where connect is restricted', 
   const ok = await runConfined(t, free, [fixture('try32-static'), 'fastopen-socketcall', '127.0.0.1', String(port)]);
   t.equal(ok.stdout, 'OK\n', show(ok));
   t.equal(await accepts(accepted), 1, 'connect permitted outright: the fast open connected');
+});
+
+// A send systrace carries out (sendto decided on its address) can block
+// as long as the peer does not read: it runs on a worker thread, so the
+// rest of the sandbox goes on meanwhile, and the worker lets go once the
+// program is gone.
+t.test('a blocked send does not stall the other confined processes', { skip }, async t => {
+  const dir = makeFiles(t, {});
+  const server = spawn('/usr/bin/python3', ['-c', [
+    'import os, socket, sys, time',
+    `d = ${JSON.stringify(dir)}`,
+    'a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); a.bind(d + "/full.sock")  # never read',
+    'b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); b.bind(d + "/open.sock")',
+    'for n in ("full.sock", "open.sock"): os.chmod(d + "/" + n, 0o777)',
+    'print("ready", flush=True)',
+    'b.settimeout(20)',
+    'print("got", b.recv(100).decode(), flush=True)',
+    'time.sleep(20)',
+  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => { server.kill('SIGKILL'); });
+  let heard = '';
+  server.stdout!.setEncoding('utf8').on('data', (s: string) => { heard += s; });
+  for (let i = 0; i < 100 && !heard.includes('ready'); i++)
+    await new Promise(resolve => setTimeout(resolve, 50));
+  t.match(heard, /ready/, 'the server is up');
+  // The parent fills full.sock's queue and blocks; a second later its
+  // child sends to open.sock (a call systrace must carry out too), then
+  // kills the parent.
+  const code = [
+    'import os, socket, time',
+    `d = ${JSON.stringify(dir)}`,
+    'parent = os.getpid()',
+    'if os.fork() == 0:',
+    '    time.sleep(1)',
+    '    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"hi", d + "/open.sock")',
+    '    print("child sent", flush=True)',
+    '    os.kill(parent, 9)',
+    '    os._exit(0)',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    'for i in range(5000):',
+    '    s.sendto(b"x" * 100, d + "/full.sock")',
+    'print("never blocked", flush=True)',
+  ].join('\n');
+  const policy = policyYaml({ default: 'permit', rules: { sendto: [`sockaddr match "${dir}/*" then permit`] } });
+  const started = Date.now();
+  const r = await runConfined(t, policy, ['/usr/bin/python3', '-c', code], { timeoutMs: 20_000 });
+  t.equal(r.stdout, 'child sent\n', show(r));
+  t.equal(r.signal ?? r.code, 128 + 9, 'the parent was killed in its blocked send');
+  t.ok(Date.now() - started < 10_000, `the run ended once the program was gone (${Date.now() - started} ms)`);
+  for (let i = 0; i < 40 && !heard.includes('got'); i++)
+    await new Promise(resolve => setTimeout(resolve, 50));
+  t.match(heard, /got hi/, 'the child\'s send arrived');
 });

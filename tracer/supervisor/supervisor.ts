@@ -1428,11 +1428,7 @@ export class Supervisor {
       perform: () => {
         const use = this.addrFor(note, target);
         if (typeof use === 'number') return fail(use);
-        try {
-          return this.send(note, s32(a[0]), ptr(a[1]!, emu), u32(a[2]), s32(a[3]), use.buf);
-        } finally {
-          use.release();
-        }
+        return this.send(note, s32(a[0]), ptr(a[1]!, emu), u32(a[2]), s32(a[3]), use.buf, use.release);
       },
     };
   }
@@ -1484,28 +1480,36 @@ export class Supervisor {
         if (!target.addr) return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), undefined);
         const use = this.addrFor(note, target);
         if (typeof use === 'number') return fail(use);
-        try {
-          return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), use.buf);
-        } finally {
-          use.release();
-        }
+        return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), use.buf, use.release);
       },
     };
   }
 
-  private send(note: Notification, fd: number, buf: bigint, len: number, flags: number, addr?: Buffer): Outcome {
-    if (len > MAX_SEND) return fail(-errnoOf('EMSGSIZE'));
-    const data = this.n.procReadMemory(note.pid, buf, len);
-    if (typeof data === 'number') return fail(data);
-    return this.sendData(note, fd, data, flags, addr);
+  private send(note: Notification, fd: number, buf: bigint, len: number, flags: number, addr?: Buffer, release: () => void = () => undefined): Outcome {
+    const data = len > MAX_SEND ? -errnoOf('EMSGSIZE') : this.n.procReadMemory(note.pid, buf, len);
+    if (typeof data === 'number') {
+      release();
+      return fail(data);
+    }
+    return this.sendData(note, fd, data, flags, addr, release);
   }
 
-  private sendData(note: Notification, fd: number, data: Buffer, flags: number, addr?: Buffer): Outcome {
+  /**
+   * The send itself, on the target's socket with our copies. A blocking
+   * socket's send may wait as long as the peer does not read, so it runs
+   * on a worker thread and is answered when done, as connect is. `release`
+   * (what keeps a unix path's address valid) is called once the send is
+   * over.
+   */
+  private sendData(note: Notification, fd: number, data: Buffer, flags: number, addr?: Buffer, release: () => void = () => undefined): Outcome {
     const MSG_NOSIGNAL = 0x4000;
+    const MSG_DONTWAIT = 0x40;
     const emu: Emulation = note.arch === AUDIT_ARCH_I386 ? 'linux32' : 'linux';
-    if (flags & MSG_FASTOPEN && this.opts.fastOpenRefused?.(emu)) return this.refuseFastOpen(note);
-    return this.onTargetFd(note, fd, sock => {
-      const r = this.n.socketSend(sock, data, flags, addr);
+    if (flags & MSG_FASTOPEN && this.opts.fastOpenRefused?.(emu)) {
+      release();
+      return this.refuseFastOpen(note);
+    }
+    const done = (r: number): Outcome => {
       // We send with MSG_NOSIGNAL; the program gets the SIGPIPE it asked for.
       if (r === -errnoOf('EPIPE') && !(flags & MSG_NOSIGNAL)) {
         try {
@@ -1515,7 +1519,26 @@ export class Supervisor {
         }
       }
       return r < 0 ? fail(r) : ok(r);
+    };
+    const pidfd = this.pidfd(note.pid);
+    const sock = pidfd < 0 ? pidfd : this.n.pidfdGetfd(pidfd, fd);
+    if (pidfd >= 0) this.n.closeFd(pidfd);
+    if (sock < 0) {
+      release();
+      return fail(pidfd < 0 ? pidfd : sock === -errnoOf('EBADF') ? sock : -errnoOf('EBADF'));
+    }
+    if (flags & MSG_DONTWAIT || this.n.socketNonblocking(sock)) {
+      const r = this.n.socketSend(sock, data, flags, addr);
+      this.n.closeFd(sock);
+      release();
+      return done(r);
+    }
+    this.n.socketSendAsync(sock, data, flags, addr, this.opts.listenerFd, note.id, r => {
+      this.n.closeFd(sock);
+      release();
+      this.answer(note, done(r));
     });
+    return 'answered';
   }
 
   /**
@@ -1601,7 +1624,6 @@ export class Supervisor {
 /** /proc/PID/mem and /proc/PID/task/TID/mem of a process other than the caller (its own shows as /proc/self). */
 const OTHER_PROC_MEM = /^\/proc\/\d+(\/task\/\d+)?\/mem$/;
 
-/** Pointer-argument calls this supervisor cannot carry out yet. */
 /** send(2)'s flag that connects an unconnected TCP socket as it sends (TCP Fast Open). */
 const MSG_FASTOPEN = 0x20000000;
 
@@ -1613,6 +1635,7 @@ function ptr(v: bigint, emu: Emulation): bigint {
   return emu === 'linux' ? v : v & 0xffffffffn;
 }
 
+/** Pointer-argument calls this supervisor cannot carry out yet. */
 const MEMORY_CALLS = new Set([
   'statfs', 'getxattrat', 'setxattrat', 'listxattrat', 'removexattrat', 'statfs64', 'oldstat', 'oldlstat',
   'file_getattr', 'file_setattr', 'fanotify_mark', 'name_to_handle_at', 'sendmmsg',
