@@ -5,6 +5,7 @@
 #include "common.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <poll.h>
 #include <linux/seccomp.h>
@@ -17,6 +18,7 @@
 #include <sys/un.h>
 #include <sys/stat.h>
 #include <uv.h>
+#include <thread>
 #include <vector>
 #include <time.h>
 #include <unistd.h>
@@ -532,104 +534,189 @@ Napi::Value SocketBind(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
 }
 
-// socketSend(fd, data, flags, sockaddr Buffer | undefined) -> bytes | -errno
-// sendto/sendmsg carried out on the target's socket with our copy of the
-// data and of the address.
-Napi::Value SocketSend(const Napi::CallbackInfo& info) {
-  int fd = ArgInt(info, 0);
-  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
-  int flags = ArgInt(info, 2) | MSG_NOSIGNAL;
-  const struct sockaddr* addr = nullptr;
-  socklen_t len = 0;
-  if (info[3].IsBuffer()) {
-    Napi::Buffer<char> a = info[3].As<Napi::Buffer<char>>();
-    addr = reinterpret_cast<const struct sockaddr*>(a.Data());
-    len = (socklen_t)a.Length();
-  }
-  ssize_t n = sendto(fd, data.Data(), data.Length(), flags, addr, len);
-  return Napi::Number::New(info.Env(), n < 0 ? -errno : (double)n);
-}
+// socketSend(fd, data, flags, sockaddr Buffer | undefined, listener, id,
+//            tid, cb(result)) -> bytes | -errno | undefined
+// sendto/sendmsg carried out on the target's socket (taken with
+// pidfd_getfd) with our copy of the data and of the address. A send that
+// would not block is done here and its result returned. One that must
+// wait for its peer (a blocking socket, no MSG_DONTWAIT) goes on in a
+// thread of its own and answers through cb, so that neither the event
+// loop nor libuv's small thread pool waits with it (one blocked send per
+// thread, however many there are). Waiting, it keeps the kernel's
+// meaning of a blocking send as far as it can see it:
+//  - a stream socket gets all of the data, a datagram goes whole;
+//  - SO_SNDTIMEO ends the wait (EAGAIN, or the count sent so far);
+//  - a signal the thread catches ends it too, with ERESTARTSYS (the
+//    kernel then restarts the call under SA_RESTART, else EINTR), or the
+//    count sent so far;
+//  - it gives up once notification `id` on `listener` is no longer
+//    pending (the program died);
+//  - MSG_FASTOPEN's connect, begun without blocking, is waited for.
+// fd stays the caller's to close once the result is in.
+constexpr int kERestartSys = 512;  // ERESTARTSYS: kernel-internal, handled on the way back to user space
 
-// socketSendAsync(fd, data, flags, sockaddr Buffer | undefined, listener,
-// id, cb(result)): the same send on a worker thread, for a blocking socket
-// whose send may wait as long as the peer does not read: the event loop
-// (and every other confined call) must not wait with it. The worker waits
-// for room itself (poll), and gives up with EINTR once the notification
-// `id` is no longer pending (the program was interrupted or died), so no
-// worker stays blocked on a peer that never reads. A stream socket gets
-// all of the data, as a blocking send gives it; a datagram goes whole or
-// not at all. Data and address are copied; fd stays ours to close after
-// the callback.
-class SendWorker : public Napi::AsyncWorker {
- public:
-  SendWorker(Napi::Function cb, int fd, std::string data, int flags, std::string addr, bool hasAddr, int listener, uint64_t id)
-      : Napi::AsyncWorker(cb), fd_(fd), data_(std::move(data)), flags_(flags), addr_(std::move(addr)), hasAddr_(hasAddr),
-        listener_(listener), id_(id) {}
-  void Execute() override {
-    int type = 0;
-    socklen_t tl = sizeof type;
-    bool stream = getsockopt(fd_, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM;
-    size_t done = 0;
-    for (;;) {
-      ssize_t n = sendto(fd_, data_.data() + done, data_.size() - done, flags_ | MSG_DONTWAIT,
-                         hasAddr_ ? reinterpret_cast<const struct sockaddr*>(addr_.data()) : nullptr, hasAddr_ ? (socklen_t)addr_.size() : 0);
-      if (n >= 0) {
-        backoff_ms_ = 1;
-        done += (size_t)n;
-        if (!stream || done >= data_.size()) break;
-        continue;
-      }
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        result_ = done > 0 ? (double)done : -errno;
-        return;
-      }
-      // Writable by poll is not always room to send (an unconnected
-      // datagram socket polls writable whatever its peer's queue holds):
-      // a poll that comes back at once is followed by a growing pause.
-      struct pollfd p = {fd_, POLLOUT, 0};
-      if (poll(&p, 1, 500) > 0) {
-        struct timespec pause = {0, backoff_ms_ * 1000000L};
-        nanosleep(&pause, nullptr);
-        if (backoff_ms_ < 256) backoff_ms_ *= 2;
-      }
-      uint64_t id = id_;
-      if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) {
-        result_ = done > 0 ? (double)done : -EINTR;
-        return;
-      }
-    }
-    result_ = (double)done;
-  }
-  void OnOK() override { Callback().Call({Napi::Number::New(Env(), result_)}); }
-
- private:
-  int fd_;
-  std::string data_;
-  int flags_;
-  std::string addr_;
-  bool hasAddr_;
-  int listener_;
-  uint64_t id_;
-  long backoff_ms_ = 1;
-  double result_ = 0;
+struct SendJob {
+  int fd;
+  std::string data;
+  int flags;
+  std::string addr;
+  bool hasAddr;
+  int listener;
+  uint64_t id;
+  int tid;
+  bool stream = false;
+  bool connecting = false;
+  size_t done = 0;
+  struct timespec deadline = {0, 0};
+  double result = 0;
+  Napi::ThreadSafeFunction tsfn;
 };
 
-Napi::Value SocketSendAsync(const Napi::CallbackInfo& info) {
-  int fd = ArgInt(info, 0);
-  if (!info[1].IsBuffer() || !info[6].IsFunction()) throw Napi::TypeError::New(info.Env(), "socketSendAsync: (fd, Buffer, flags, Buffer?, listener, id, callback)");
-  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
-  int flags = ArgInt(info, 2) | MSG_NOSIGNAL;
-  std::string addr;
-  bool hasAddr = info[3].IsBuffer();
-  if (hasAddr) {
-    Napi::Buffer<char> a = info[3].As<Napi::Buffer<char>>();
-    addr.assign(a.Data(), a.Length());
+// Sends what it can without blocking. true when the send is over (result set).
+bool SendSome(SendJob& j) {
+  for (;;) {
+    if (j.connecting) {
+      int err = 0;
+      socklen_t el = sizeof err;
+      struct pollfd p = {j.fd, POLLOUT, 0};
+      if (poll(&p, 1, 0) <= 0) return false;
+      getsockopt(j.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+      if (err != 0) {
+        j.result = -err;
+        return true;
+      }
+      j.connecting = false;
+    }
+    ssize_t n = sendto(j.fd, j.data.data() + j.done, j.data.size() - j.done, j.flags | MSG_DONTWAIT,
+                       j.hasAddr ? reinterpret_cast<const struct sockaddr*>(j.addr.data()) : nullptr, j.hasAddr ? (socklen_t)j.addr.size() : 0);
+    if (n >= 0) {
+      j.flags &= ~MSG_FASTOPEN;  // connected now: the rest is plain data
+      j.done += (size_t)n;
+      if (!j.stream || j.done >= j.data.size()) {
+        j.result = (double)j.done;
+        return true;
+      }
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EINPROGRESS && (j.flags & MSG_FASTOPEN)) {
+      // A fast open without a cookie: the SYN is out, the data is not.
+      j.flags &= ~MSG_FASTOPEN;
+      j.connecting = true;
+      return false;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+    j.result = j.done > 0 ? (double)j.done : -errno;
+    return true;
   }
-  auto* w = new SendWorker(info[6].As<Napi::Function>(), fd, std::string(data.Data(), data.Length()), flags, std::move(addr), hasAddr,
-                           ArgInt(info, 4), ArgU64(info, 5));
-  w->Queue();
-  return info.Env().Undefined();
+}
+
+// Whether thread `tid` has a signal pending that it catches and does not block.
+bool SignalCaught(int tid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/status", tid);
+  FILE* f = fopen(path, "re");
+  if (!f) return false;
+  unsigned long long pnd = 0, shd = 0, blk = 0, cgt = 0, v = 0;
+  char line[256];
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "SigPnd: %llx", &v) == 1) pnd = v;
+    else if (sscanf(line, "ShdPnd: %llx", &v) == 1) shd = v;
+    else if (sscanf(line, "SigBlk: %llx", &v) == 1) blk = v;
+    else if (sscanf(line, "SigCgt: %llx", &v) == 1) cgt = v;
+  }
+  fclose(f);
+  return ((pnd | shd) & ~blk & cgt) != 0;
+}
+
+void WaitAndSend(SendJob* j) {
+  long pauseMs = 1;
+  while (!SendSome(*j)) {
+    // Writable by poll is not always room to send (an unconnected
+    // datagram socket polls writable whatever its peer's queue holds): a
+    // poll that comes back at once is followed by a growing pause.
+    struct pollfd p = {j->fd, POLLOUT, 0};
+    if (poll(&p, 1, 200) > 0 && !j->connecting) {
+      struct timespec pause = {pauseMs / 1000, (pauseMs % 1000) * 1000000L};
+      nanosleep(&pause, nullptr);
+      if (pauseMs < 200) pauseMs *= 2;
+    }
+    uint64_t id = j->id;
+    if (ioctl(j->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) {
+      j->result = j->done > 0 ? (double)j->done : -EINTR;
+      break;
+    }
+    if (SignalCaught(j->tid)) {
+      j->result = j->done > 0 ? (double)j->done : -kERestartSys;
+      break;
+    }
+    if (j->deadline.tv_sec != 0 || j->deadline.tv_nsec != 0) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (now.tv_sec > j->deadline.tv_sec || (now.tv_sec == j->deadline.tv_sec && now.tv_nsec >= j->deadline.tv_nsec)) {
+        j->result = j->done > 0 ? (double)j->done : -EAGAIN;
+        break;
+      }
+    }
+  }
+  j->tsfn.BlockingCall(j, [](Napi::Env env, Napi::Function cb, SendJob* done) {
+    double result = done->result;
+    done->tsfn.Release();
+    delete done;
+    cb.Call({Napi::Number::New(env, result)});
+  });
+}
+
+Napi::Value SocketSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "socketSend: (fd, Buffer, flags, Buffer?[, listener, id, tid, callback])");
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  auto* j = new SendJob();
+  j->fd = ArgInt(info, 0);
+  j->data.assign(data.Data(), data.Length());
+  j->flags = ArgInt(info, 2) | MSG_NOSIGNAL;
+  j->hasAddr = info[3].IsBuffer();
+  if (j->hasAddr) {
+    Napi::Buffer<char> a = info[3].As<Napi::Buffer<char>>();
+    j->addr.assign(a.Data(), a.Length());
+  }
+  int fl = fcntl(j->fd, F_GETFL);
+  if ((j->flags & MSG_DONTWAIT) || (fl >= 0 && (fl & O_NONBLOCK))) {
+    // It would not block: one send, as the program asked.
+    ssize_t n = sendto(j->fd, j->data.data(), j->data.size(), j->flags,
+                       j->hasAddr ? reinterpret_cast<const struct sockaddr*>(j->addr.data()) : nullptr, j->hasAddr ? (socklen_t)j->addr.size() : 0);
+    delete j;
+    return Napi::Number::New(env, n < 0 ? -errno : (double)n);
+  }
+  if (!info[7].IsFunction()) {
+    delete j;
+    throw Napi::TypeError::New(env, "socketSend: a send that may block needs (listener, id, tid, callback)");
+  }
+  j->listener = ArgInt(info, 4);
+  j->id = ArgU64(info, 5);
+  j->tid = ArgInt(info, 6);
+  int type = 0;
+  socklen_t tl = sizeof type;
+  j->stream = getsockopt(j->fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM;
+  if (SendSome(*j)) {
+    double r = j->result;
+    delete j;
+    return Napi::Number::New(env, r);
+  }
+  struct timeval tv = {0, 0};
+  socklen_t tvl = sizeof tv;
+  if (getsockopt(j->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tvl) == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0)) {
+    clock_gettime(CLOCK_MONOTONIC, &j->deadline);
+    j->deadline.tv_sec += tv.tv_sec;
+    j->deadline.tv_nsec += tv.tv_usec * 1000L;
+    if (j->deadline.tv_nsec >= 1000000000L) {
+      j->deadline.tv_sec++;
+      j->deadline.tv_nsec -= 1000000000L;
+    }
+  }
+  j->tsfn = Napi::ThreadSafeFunction::New(env, info[7].As<Napi::Function>(), "systrace-send", 0, 1);
+  std::thread(WaitAndSend, j).detach();
+  return env.Undefined();
 }
 
 // socketCreate(domain, type, protocol) -> fd (ours, close-on-exec) | -errno
@@ -673,7 +760,6 @@ void InitProc(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCred", Napi::Function::New(env, PeerCred));
   exports.Set("Poller", Poller::Define(env));
   exports.Set("socketSend", Napi::Function::New(env, SocketSend));
-  exports.Set("socketSendAsync", Napi::Function::New(env, SocketSendAsync));
   exports.Set("socketCreate", Napi::Function::New(env, SocketCreate));
   exports.Set("socketNonblocking", Napi::Function::New(env, SocketNonblocking));
 }

@@ -124,13 +124,15 @@ interface Addon {
   openResolved(path: string, flags: number, mode: number, expectMagic?: string): number;
   /** path2: the second path (rename, link), a symlink's text, or an xattr name; data: times or an xattr value. */
   pathCall(op: string, path: string, a?: number, b?: number, path2?: string, data?: Buffer): number | Buffer;
-  socketSend(fd: number, data: Buffer, flags: number, addr?: Buffer): number;
   /**
-   * The same on a worker thread (a blocking socket), given up with -EINTR
-   * once notification `id` on `listener` is no longer pending: cb gets the
-   * bytes sent or -errno; fd stays the caller's.
+   * sendto on a socket taken from the target, with our copies: the bytes
+   * sent or -errno when it did not have to wait; undefined when it waits
+   * for its peer in a thread of its own, and cb gets that result (given up
+   * once notification `id` on `listener` is gone; a signal thread `tid`
+   * catches ends it with -ERESTARTSYS). fd stays the caller's.
    */
-  socketSendAsync(fd: number, data: Buffer, flags: number, addr: Buffer | undefined, listener: number, id: bigint, cb: (result: number) => void): void;
+  socketSend(fd: number, data: Buffer, flags: number, addr: Buffer | undefined): number;
+  socketSend(fd: number, data: Buffer, flags: number, addr: Buffer | undefined, listener: number, id: bigint, tid: number, cb: (result: number) => void): number | undefined;
   fdStat(fd: number): Buffer | number;
   fdStatx(fd: number, mask: number, flags: number): Buffer | number;
   setUmask(mask: number): number;

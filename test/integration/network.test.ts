@@ -101,11 +101,12 @@ t.test('a fast-open send from i386 cannot connect where connect is restricted', 
 });
 
 // A send systrace carries out (sendto decided on its address) can block
-// as long as the peer does not read: it runs on a worker thread, so the
-// rest of the sandbox goes on meanwhile, and the worker lets go once the
-// program is gone.
-t.test('a blocked send does not stall the other confined processes', { skip }, async t => {
-  const dir = makeFiles(t, {});
+// as long as the peer does not read. It waits in a thread of its own, so
+// the rest of the sandbox goes on meanwhile, and it keeps what a blocking
+// send means: SO_SNDTIMEO, a caught signal, the program's death end it.
+
+/** A unix dgram server in DIR: full.sock is never read, open.sock prints what it gets. */
+async function sinkServer(t: Tap.Test, dir: string): Promise<() => string> {
   const server = spawn('/usr/bin/python3', ['-c', [
     'import os, socket, sys, time',
     `d = ${JSON.stringify(dir)}`,
@@ -114,8 +115,7 @@ t.test('a blocked send does not stall the other confined processes', { skip }, a
     'for n in ("full.sock", "open.sock"): os.chmod(d + "/" + n, 0o777)',
     'print("ready", flush=True)',
     'b.settimeout(20)',
-    'print("got", b.recv(100).decode(), flush=True)',
-    'time.sleep(20)',
+    'while True: print("got", b.recv(100).decode(), flush=True)',
   ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => { server.kill('SIGKILL'); });
   let heard = '';
@@ -123,6 +123,14 @@ t.test('a blocked send does not stall the other confined processes', { skip }, a
   for (let i = 0; i < 100 && !heard.includes('ready'); i++)
     await new Promise(resolve => setTimeout(resolve, 50));
   t.match(heard, /ready/, 'the server is up');
+  return () => heard;
+}
+
+const sendsPolicy = (dir: string): string => policyYaml({ default: 'permit', rules: { sendto: [`sockaddr match "${dir}/*" then permit`] } });
+
+t.test('a blocked send does not stall the other confined processes', { skip }, async t => {
+  const dir = makeFiles(t, {});
+  const heard = await sinkServer(t, dir);
   // The parent fills full.sock's queue and blocks; a second later its
   // child sends to open.sock (a call systrace must carry out too), then
   // kills the parent.
@@ -141,13 +149,54 @@ t.test('a blocked send does not stall the other confined processes', { skip }, a
     '    s.sendto(b"x" * 100, d + "/full.sock")',
     'print("never blocked", flush=True)',
   ].join('\n');
-  const policy = policyYaml({ default: 'permit', rules: { sendto: [`sockaddr match "${dir}/*" then permit`] } });
   const started = Date.now();
-  const r = await runConfined(t, policy, ['/usr/bin/python3', '-c', code], { timeoutMs: 20_000 });
+  const r = await runConfined(t, sendsPolicy(dir), ['/usr/bin/python3', '-c', code], { timeoutMs: 20_000 });
   t.equal(r.stdout, 'child sent\n', show(r));
   t.equal(r.signal ?? r.code, 128 + 9, 'the parent was killed in its blocked send');
   t.ok(Date.now() - started < 10_000, `the run ended once the program was gone (${Date.now() - started} ms)`);
-  for (let i = 0; i < 40 && !heard.includes('got'); i++)
+  for (let i = 0; i < 40 && !heard().includes('got'); i++)
     await new Promise(resolve => setTimeout(resolve, 50));
-  t.match(heard, /got hi/, 'the child\'s send arrived');
+  t.match(heard(), /got hi/, 'the child\'s send arrived');
 });
+
+t.test('a blocked send keeps SO_SNDTIMEO and a caught signal; many at once hold up no other', { skip }, async t => {
+  const dir = makeFiles(t, {});
+  const heard = await sinkServer(t, dir);
+  const code = [
+    'import errno, os, signal, socket, struct, threading, time',
+    `d = ${JSON.stringify(dir)}`,
+    'def fill(s):',
+    '    for i in range(5000): s.sendto(b"x" * 100, d + "/full.sock")',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 1, 0))',
+    't0 = time.time()',
+    'try: fill(s); print("never blocked")',
+    'except OSError as e: print("timeout", errno.errorcode[e.errno], round(time.time() - t0))',
+    'class Alarm(Exception): pass',
+    'def on_alarm(*_): raise Alarm()',
+    'signal.signal(signal.SIGALRM, on_alarm)',
+    'signal.alarm(1)',
+    't0 = time.time()',
+    'try: fill(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)); print("never blocked")',
+    'except Alarm: print("signal", round(time.time() - t0))',
+    '# eight threads blocked in sends; then one more send, to a reader',
+    'for i in range(8): threading.Thread(target=fill, args=(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM),), daemon=True).start()',
+    'time.sleep(1)',
+    'socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"go", d + "/open.sock")',
+    'print("go sent", flush=True)',
+    'try: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"zc", 0x4000000, d + "/open.sock")',
+    'except OSError as e: print("zerocopy", errno.errorcode[e.errno], flush=True)',
+    'os._exit(0)',
+  ].join('\n');
+  const r = await runConfined(t, sendsPolicy(dir), ['/usr/bin/python3', '-c', code], { timeoutMs: 25_000 });
+  t.equal(r.stdout, 'timeout EAGAIN 1\nsignal 1\ngo sent\nzerocopy EPERM\n', show(r));
+  t.match(r.stderr, /systrace: a send with MSG_ZEROCOPY cannot be carried out for the program: denied/, 'MSG_ZEROCOPY refused, and said');
+  for (let i = 0; i < 40 && !heard().includes('got go'); i++)
+    await new Promise(resolve => setTimeout(resolve, 50));
+  t.match(heard(), /got go/, 'the send behind eight blocked ones arrived');
+});
+
+// tap's Test type without importing tap's internals by name.
+declare namespace Tap {
+  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+}

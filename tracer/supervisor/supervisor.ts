@@ -1410,7 +1410,7 @@ export class Supervisor {
     if (addrPtr === 0n) {
       // Arguments read from memory (socketcall's) would be read again by
       // the kernel: carried out on the copy, as is any MSG_FASTOPEN check.
-      if (copied || (s32(a[3]) & 0x20000000 && this.opts.fastOpenRefused?.(emu))) {
+      if (copied || (s32(a[3]) & MSG_FASTOPEN && this.opts.fastOpenRefused?.(emu))) {
         return { view, shown: '', perform: () => this.send(note, s32(a[0]), ptr(a[1]!, emu), u32(a[2]), s32(a[3])) };
       }
       return { view, shown: '', perform: () => 'continue' };
@@ -1495,21 +1495,33 @@ export class Supervisor {
   }
 
   /**
-   * The send itself, on the target's socket with our copies. A blocking
-   * socket's send may wait as long as the peer does not read, so it runs
-   * on a worker thread and is answered when done, as connect is. `release`
-   * (what keeps a unix path's address valid) is called once the send is
-   * over.
+   * The send itself, on the target's socket with our copies. One that must
+   * wait for its peer waits in a thread of its own (native socketSend),
+   * and is answered when done, as a blocking connect is. `release` (what
+   * keeps a unix path's address valid) is called once the send is over.
    */
   private sendData(note: Notification, fd: number, data: Buffer, flags: number, addr?: Buffer, release: () => void = () => undefined): Outcome {
-    const MSG_NOSIGNAL = 0x4000;
-    const MSG_DONTWAIT = 0x40;
     const emu: Emulation = note.arch === AUDIT_ARCH_I386 ? 'linux32' : 'linux';
     if (flags & MSG_FASTOPEN && this.opts.fastOpenRefused?.(emu)) {
       release();
       return this.refuseFastOpen(note);
     }
+    if (flags & MSG_ZEROCOPY) {
+      // The kernel would keep sending from our copy's pages after the call
+      // returns, while we reuse them: refused, as the program's own memory
+      // cannot be lent here.
+      release();
+      this.opts.report(`systrace: a send with MSG_ZEROCOPY cannot be carried out for the program: denied (pid ${note.pid})`);
+      return fail(-errnoOf('EPERM'));
+    }
+    const sock = this.takeTargetFd(note, fd);
+    if (sock < 0) {
+      release();
+      return fail(sock);
+    }
     const done = (r: number): Outcome => {
+      this.n.closeFd(sock);
+      release();
       // We send with MSG_NOSIGNAL; the program gets the SIGPIPE it asked for.
       if (r === -errnoOf('EPIPE') && !(flags & MSG_NOSIGNAL)) {
         try {
@@ -1520,25 +1532,17 @@ export class Supervisor {
       }
       return r < 0 ? fail(r) : ok(r);
     };
+    const r = this.n.socketSend(sock, data, flags, addr, this.opts.listenerFd, note.id, note.pid, later => this.answer(note, done(later)));
+    return r === undefined ? 'answered' : done(r);
+  }
+
+  /** The target's descriptor `targetFd`, ours now (pidfd_getfd), or -errno (EBADF for anything but a missing process). */
+  private takeTargetFd(note: Notification, targetFd: number): number {
     const pidfd = this.pidfd(note.pid);
-    const sock = pidfd < 0 ? pidfd : this.n.pidfdGetfd(pidfd, fd);
-    if (pidfd >= 0) this.n.closeFd(pidfd);
-    if (sock < 0) {
-      release();
-      return fail(pidfd < 0 ? pidfd : sock === -errnoOf('EBADF') ? sock : -errnoOf('EBADF'));
-    }
-    if (flags & MSG_DONTWAIT || this.n.socketNonblocking(sock)) {
-      const r = this.n.socketSend(sock, data, flags, addr);
-      this.n.closeFd(sock);
-      release();
-      return done(r);
-    }
-    this.n.socketSendAsync(sock, data, flags, addr, this.opts.listenerFd, note.id, r => {
-      this.n.closeFd(sock);
-      release();
-      this.answer(note, done(r));
-    });
-    return 'answered';
+    if (pidfd < 0) return pidfd;
+    const fd = this.n.pidfdGetfd(pidfd, targetFd);
+    this.n.closeFd(pidfd);
+    return fd < 0 ? -errnoOf('EBADF') : fd;
   }
 
   /**
@@ -1547,16 +1551,10 @@ export class Supervisor {
    * worker thread and is answered when done.
    */
   private connect(note: Notification, targetFd: number, addr: Buffer, release: () => void = () => undefined): Outcome {
-    const pidfd = this.pidfd(note.pid);
-    if (pidfd < 0) {
-      release();
-      return fail(pidfd);
-    }
-    const sock = this.n.pidfdGetfd(pidfd, targetFd);
-    this.n.closeFd(pidfd);
+    const sock = this.takeTargetFd(note, targetFd);
     if (sock < 0) {
       release();
-      return fail(-errnoOf('EBADF'));
+      return fail(sock);
     }
     if (this.n.socketNonblocking(sock)) {
       const r = this.n.socketConnect(sock, addr);
@@ -1605,18 +1603,12 @@ export class Supervisor {
 
   /** Runs `fn` on our duplicate of the target's fd, closing it after. */
   private onTargetFd(note: Notification, targetFd: number, fn: (fd: number) => Outcome): Outcome {
-    const pidfd = this.pidfd(note.pid);
-    if (pidfd < 0) return fail(pidfd);
+    const fd = this.takeTargetFd(note, targetFd);
+    if (fd < 0) return fail(fd);
     try {
-      const fd = this.n.pidfdGetfd(pidfd, targetFd);
-      if (fd < 0) return fail(fd === -errnoOf('EBADF') ? fd : -errnoOf('EBADF'));
-      try {
-        return fn(fd);
-      } finally {
-        this.n.closeFd(fd);
-      }
+      return fn(fd);
     } finally {
-      this.n.closeFd(pidfd);
+      this.n.closeFd(fd);
     }
   }
 }
@@ -1626,6 +1618,10 @@ const OTHER_PROC_MEM = /^\/proc\/\d+(\/task\/\d+)?\/mem$/;
 
 /** send(2)'s flag that connects an unconnected TCP socket as it sends (TCP Fast Open). */
 const MSG_FASTOPEN = 0x20000000;
+/** send(2)'s flag that lends the sender's pages to the kernel past the call's return. */
+const MSG_ZEROCOPY = 0x4000000;
+/** send(2)'s flag against SIGPIPE. */
+const MSG_NOSIGNAL = 0x4000;
 
 /** The send calls' flags argument (compile.ts guardFastOpen). */
 const FASTOPEN_FLAGS: Readonly<Record<string, number>> = { sendto: 3, sendmsg: 2, sendmmsg: 3 };
