@@ -496,35 +496,41 @@ Napi::Value SocketConnect(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
 }
 
-// socketConnectAsync(fd, sockaddr Buffer, cb(result)): connect on a worker
-// thread, for a blocking socket whose connect may take as long as the peer
-// does: the event loop (and every other confined call) must not wait.
+// socketConnectAsync(fd, sockaddr Buffer, cb(result)): connect in a thread
+// of its own, for a blocking socket whose connect may take as long as the
+// peer does: the event loop (and every other confined call) must not
+// wait, nor libuv's small thread pool fill up with connects that hang.
 // The callback gets 0 or -errno; fd stays ours to close after it.
-class ConnectWorker : public Napi::AsyncWorker {
- public:
-  ConnectWorker(Napi::Function cb, int fd, const char* addr, size_t len)
-      : Napi::AsyncWorker(cb), fd_(fd), addr_(addr, len) {}
-  void Execute() override {
-    int rc;
-    do rc = connect(fd_, reinterpret_cast<const struct sockaddr*>(addr_.data()), (socklen_t)addr_.size());
-    while (rc < 0 && errno == EINTR);
-    result_ = rc < 0 ? -errno : 0;
-  }
-  void OnOK() override { Callback().Call({Napi::Number::New(Env(), result_)}); }
-
- private:
-  int fd_;
-  std::string addr_;
-  int result_ = 0;
+struct ConnectJob {
+  int fd;
+  std::string addr;
+  int result = 0;
+  Napi::ThreadSafeFunction tsfn;
 };
 
+void ConnectAndAnswer(ConnectJob* j) {
+  int rc;
+  do rc = connect(j->fd, reinterpret_cast<const struct sockaddr*>(j->addr.data()), (socklen_t)j->addr.size());
+  while (rc < 0 && errno == EINTR);
+  j->result = rc < 0 ? -errno : 0;
+  j->tsfn.BlockingCall(j, [](Napi::Env env, Napi::Function cb, ConnectJob* done) {
+    int result = done->result;
+    done->tsfn.Release();
+    delete done;
+    cb.Call({Napi::Number::New(env, result)});
+  });
+}
+
 Napi::Value SocketConnectAsync(const Napi::CallbackInfo& info) {
-  int fd = ArgInt(info, 0);
-  if (!info[1].IsBuffer() || !info[2].IsFunction()) throw Napi::TypeError::New(info.Env(), "socketConnectAsync: (fd, Buffer, callback)");
+  Napi::Env env = info.Env();
+  if (!info[1].IsBuffer() || !info[2].IsFunction()) throw Napi::TypeError::New(env, "socketConnectAsync: (fd, Buffer, callback)");
   Napi::Buffer<char> addr = info[1].As<Napi::Buffer<char>>();
-  auto* w = new ConnectWorker(info[2].As<Napi::Function>(), fd, addr.Data(), addr.Length());
-  w->Queue();
-  return info.Env().Undefined();
+  auto* j = new ConnectJob();
+  j->fd = ArgInt(info, 0);
+  j->addr.assign(addr.Data(), addr.Length());
+  j->tsfn = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "systrace-connect", 0, 1);
+  std::thread(ConnectAndAnswer, j).detach();
+  return env.Undefined();
 }
 
 Napi::Value SocketBind(const Napi::CallbackInfo& info) {

@@ -196,6 +196,37 @@ t.test('a blocked send keeps SO_SNDTIMEO and a caught signal; many at once hold 
   t.match(heard(), /got go/, 'the send behind eight blocked ones arrived');
 });
 
+t.test('connects that hang hold up no other connect', { skip }, async t => {
+  // A listener that never accepts, with the smallest backlog: past the
+  // first connection the kernel drops the SYNs, and connect waits. (node
+  // accepts whatever comes, so python holds it.)
+  const full = spawn('/usr/bin/python3', ['-c', [
+    'import socket, time',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'print(s.getsockname()[1], flush=True)',
+    'time.sleep(30)',
+  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => { full.kill('SIGKILL'); });
+  const fullPort = await new Promise<number>(resolve => full.stdout!.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim()))));
+  const { port, accepted } = await listener(t);
+  const code = [
+    'import os, socket, threading, time',
+    'def hang():',
+    '    try: socket.create_connection(("127.0.0.1", FULL))',
+    '    except OSError: pass',
+    'for i in range(8): threading.Thread(target=hang, daemon=True).start()',
+    'time.sleep(1.5)',
+    't0 = time.time()',
+    'socket.create_connection(("127.0.0.1", OK))',
+    'print("connected", round(time.time() - t0), flush=True)',
+    'os._exit(0)',
+  ].join('\n').replace('FULL', String(fullPort)).replace('OK', String(port));
+  const policy = policyYaml({ default: 'permit', rules: { connect: ['sockaddr match "inet-*" then permit'] } });
+  const r = await runConfined(t, policy, ['/usr/bin/python3', '-c', code], { timeoutMs: 25_000 });
+  t.equal(r.stdout, 'connected 0\n', show(r));
+  t.equal(await accepts(accepted), 1);
+});
+
 // tap's Test type without importing tap's internals by name.
 declare namespace Tap {
   type Test = Parameters<Parameters<typeof t.test>[1]>[0];
