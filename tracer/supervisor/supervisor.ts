@@ -41,7 +41,11 @@ const CLONE_THREAD = 0x10000n;
 const CLONE_NEWNS = 0x20000n;
 const CLONE_NEWUSER = 0x10000000n;
 const MAX_SOCKADDR = 128;
-/** The most one emulated send carries (a UDP datagram is at most 64 KiB). */
+/**
+ * The most one emulated send carries (a UDP datagram is at most 64 KiB).
+ * A stream send of more sends this much and returns the count, a short
+ * send the program goes on from; any other gets EMSGSIZE.
+ */
 const MAX_SEND = 1 << 20;
 
 export interface Loaded {
@@ -1468,30 +1472,34 @@ export class Supervisor {
         if (typeof iov === 'number') return fail(iov);
         const parts: Buffer[] = [];
         let total = 0;
-        for (let i = 0; i < iovLen; i++) {
+        let cut = false;
+        for (let i = 0; i < iovLen && !cut; i++) {
           const base = wide ? iov.readBigUInt64LE(16 * i) : BigInt(iov.readUInt32LE(8 * i));
-          const len = Number(wide ? iov.readBigUInt64LE(16 * i + 8) : BigInt(iov.readUInt32LE(8 * i + 4)));
+          let len = Number(wide ? iov.readBigUInt64LE(16 * i + 8) : BigInt(iov.readUInt32LE(8 * i + 4)));
+          if (total + len > MAX_SEND) {
+            len = MAX_SEND - total;
+            cut = true;
+          }
           total += len;
-          if (total > MAX_SEND) return fail(-errnoOf('EMSGSIZE'));
           const part = this.n.procReadMemory(note.pid, base, len);
           if (typeof part === 'number') return fail(part);
           parts.push(part);
         }
-        if (!target.addr) return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), undefined);
+        if (!target.addr) return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), undefined, undefined, cut);
         const use = this.addrFor(note, target);
         if (typeof use === 'number') return fail(use);
-        return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), use.buf, use.release);
+        return this.sendData(note, s32(a[0]), Buffer.concat(parts), s32(a[2]), use.buf, use.release, cut);
       },
     };
   }
 
   private send(note: Notification, fd: number, buf: bigint, len: number, flags: number, addr?: Buffer, release: () => void = () => undefined): Outcome {
-    const data = len > MAX_SEND ? -errnoOf('EMSGSIZE') : this.n.procReadMemory(note.pid, buf, len);
+    const data = this.n.procReadMemory(note.pid, buf, Math.min(len, MAX_SEND));
     if (typeof data === 'number') {
       release();
       return fail(data);
     }
-    return this.sendData(note, fd, data, flags, addr, release);
+    return this.sendData(note, fd, data, flags, addr, release, len > MAX_SEND);
   }
 
   /**
@@ -1500,7 +1508,9 @@ export class Supervisor {
    * and is answered when done, as a blocking connect is. `release` (what
    * keeps a unix path's address valid) is called once the send is over.
    */
-  private sendData(note: Notification, fd: number, data: Buffer, flags: number, addr?: Buffer, release: () => void = () => undefined): Outcome {
+  private sendData(
+    note: Notification, fd: number, data: Buffer, flags: number, addr?: Buffer, release: () => void = () => undefined, cut = false,
+  ): Outcome {
     const emu: Emulation = note.arch === AUDIT_ARCH_I386 ? 'linux32' : 'linux';
     if (flags & MSG_FASTOPEN && this.opts.fastOpenRefused?.(emu)) {
       release();
@@ -1518,6 +1528,12 @@ export class Supervisor {
     if (sock < 0) {
       release();
       return fail(sock);
+    }
+    if (cut && this.n.socketKind(sock)?.type !== SOCK_STREAM) {
+      // Only a stream can take the first MAX_SEND bytes as a short send.
+      this.n.closeFd(sock);
+      release();
+      return fail(-errnoOf('EMSGSIZE'));
     }
     const done = (r: number): Outcome => {
       this.n.closeFd(sock);
@@ -1622,6 +1638,7 @@ const MSG_FASTOPEN = 0x20000000;
 const MSG_ZEROCOPY = 0x4000000;
 /** send(2)'s flag against SIGPIPE. */
 const MSG_NOSIGNAL = 0x4000;
+const SOCK_STREAM = 1;
 
 /** The send calls' flags argument (compile.ts guardFastOpen). */
 const FASTOPEN_FLAGS: Readonly<Record<string, number>> = { sendto: 3, sendmsg: 2, sendmmsg: 3 };
