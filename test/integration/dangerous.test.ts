@@ -4,9 +4,10 @@
 // something where the call works without systrace.
 
 import t from 'tap';
+import { writeTempPolicy } from '../helpers/files.js';
 import { policyYaml } from '../helpers/policy.js';
 import { runConfined, show } from '../helpers/systrace.js';
-import { fixture, integrationSkip, runUnpriv } from '../helpers/unpriv.js';
+import { fixture, integrationSkip, runUnpriv, systraceUnpriv } from '../helpers/unpriv.js';
 
 const skip = integrationSkip();
 
@@ -75,4 +76,23 @@ t.test('the same calls are allowed when the policy names them', { skip }, async 
   const control = await runUnpriv([fixture('try'), 'process_vm_writev', 'self']);
   const r = await runConfined(t, policy, [fixture('try'), 'process_vm_writev', 'self']);
   t.equal(r.stdout, control.stdout, `named in the policy, it behaves as unconfined\n${show(r)}`);
+});
+
+// An i386 call's arguments are 32 bits; the seccomp data holds 64, and a
+// 64-bit program's int 0x80 can set the upper half. The supervisor must
+// read the path the kernel will run, not the one at the full address.
+t.test('int 0x80 with the upper half of a pointer set: the path checked is the path run', { skip }, async t => {
+  const linux = writeTempPolicy(t, policyYaml({ default: 'permit' }));
+  const i386 = writeTempPolicy(t, policyYaml({
+    emulation: 'linux32', bare: true,
+    rules: { execve: ['filename eq "/usr/bin/true" then permit'] },
+  }), 'i386.yaml');
+  const run = (checked: string, ran: string): ReturnType<typeof systraceUnpriv> =>
+    systraceUnpriv(['run', '-a', '-f', linux, '-f', i386, '--', fixture('int80-exec-high'), checked, ran]);
+  const swapped = await run('/usr/bin/true', '/usr/bin/id');
+  t.equal(swapped.stdout, 'ERR EPERM\n', show(swapped));
+  t.match(swapped.stderr, /syscall: linux32-execve\(11\), filename: \/usr\/bin\/id/, 'the denial names the path the kernel would run');
+  const same = await run('/usr/bin/true', '/usr/bin/true');
+  t.equal(same.stdout, '', `the permitted path runs\n${show(same)}`);
+  t.equal(same.code, 0);
 });

@@ -152,10 +152,16 @@ export class Supervisor {
 
   constructor(private readonly opts: SupervisorOptions) {}
 
-  handle(note: Notification): void {
+  handle(raw: Notification): void {
     this.stats.notifications++;
     const emu: Emulation | undefined =
-      note.arch === AUDIT_ARCH_X86_64 ? 'linux' : note.arch === AUDIT_ARCH_I386 ? 'linux32' : undefined;
+      raw.arch === AUDIT_ARCH_X86_64 ? 'linux' : raw.arch === AUDIT_ARCH_I386 ? 'linux32' : undefined;
+    // An i386 call's arguments are 32 bits: the kernel reads only the low
+    // half of each register. The seccomp data holds all 64 bits, which a
+    // 64-bit program's int 0x80 can fill above: every check, and every
+    // pointer read, must see what the kernel will use, or a path checked
+    // at one address would be executed from another.
+    const note = emu === 'linux32' ? { ...raw, args: raw.args.map(a => a & 0xffffffffn) } : raw;
     const name = emu && syscallName(emu, note.nr);
     const key = emu === 'linux' ? name : `${emu ?? `arch-${note.arch.toString(16)}`}-${name ?? note.nr}`;
     if (key) this.stats.byCall.set(key, (this.stats.byCall.get(key) ?? 0) + 1);
@@ -1211,7 +1217,7 @@ export class Supervisor {
     const fd = s32(a[0]);
     const len = u32(a[2]);
     if (len > MAX_SOCKADDR) return -errnoOf('EINVAL');
-    const addr = this.n.procReadMemory(note.pid, ptr(a[1]!, view.emulation), len);
+    const addr = this.n.procReadMemory(note.pid, a[1]!, len);
     if (typeof addr === 'number') return addr;
     const target: Target = { paths: [], addr, ...this.unixTarget(note, addr, name === 'bind') };
     view.sockaddr = target.unix?.path ?? formatSockaddr(addr);
@@ -1253,7 +1259,8 @@ export class Supervisor {
     const call = u32(note.args[0]);
     const sub = SOCKETCALLS[call];
     if (!sub) return -errnoOf('EINVAL');
-    const mem = this.n.procReadMemory(note.pid, note.args[1]!, 4 * sub.args);
+    const argsAt = note.args[1]!;
+    const mem = this.n.procReadMemory(note.pid, argsAt, 4 * sub.args);
     if (typeof mem === 'number') return mem;
     const args: bigint[] = [];
     for (let i = 0; i < 6; i++) args.push(i < sub.args ? BigInt(mem.readUInt32LE(4 * i)) : 0n);
@@ -1268,10 +1275,9 @@ export class Supervisor {
       // Permitted but for MSG_FASTOPEN: checked on the copy of the
       // arguments. The kernel reads them again, so it runs the call only
       // when nothing can change them meanwhile (as for execve); else the
-      // call is carried out on the copy (a send systrace performs blocks
-      // the supervisor while it lasts).
+      // call is carried out on the copy.
       const flags = args[FASTOPEN_FLAGS[sub.name]!]!;
-      const race = this.memoryRace(note.pid, [{ addr: BigInt(u32(note.args[1])), len: 4 * sub.args }]);
+      const race = this.memoryRace(note.pid, [{ addr: argsAt, len: 4 * sub.args }]);
       if (race === undefined) return this.fastOpenOnly(note, subView, flags, () => 'continue');
       const copy = carried();
       if (typeof copy === 'number') return copy;
@@ -1415,7 +1421,7 @@ export class Supervisor {
       // Arguments read from memory (socketcall's) would be read again by
       // the kernel: carried out on the copy, as is any MSG_FASTOPEN check.
       if (copied || (s32(a[3]) & MSG_FASTOPEN && this.opts.fastOpenRefused?.(emu))) {
-        return { view, shown: '', perform: () => this.send(note, s32(a[0]), ptr(a[1]!, emu), u32(a[2]), s32(a[3])) };
+        return { view, shown: '', perform: () => this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3])) };
       }
       return { view, shown: '', perform: () => 'continue' };
     }
@@ -1432,7 +1438,7 @@ export class Supervisor {
       perform: () => {
         const use = this.addrFor(note, target);
         if (typeof use === 'number') return fail(use);
-        return this.send(note, s32(a[0]), ptr(a[1]!, emu), u32(a[2]), s32(a[3]), use.buf, use.release);
+        return this.send(note, s32(a[0]), a[1]!, u32(a[2]), s32(a[3]), use.buf, use.release);
       },
     };
   }
@@ -1441,7 +1447,7 @@ export class Supervisor {
   private sendmsg(note: Notification, view: CallView, emu: Emulation): Prepared | number {
     const a = note.args;
     const wide = emu === 'linux';
-    const hdr = this.n.procReadMemory(note.pid, ptr(a[1]!, emu), wide ? 56 : 28);
+    const hdr = this.n.procReadMemory(note.pid, a[1]!, wide ? 56 : 28);
     if (typeof hdr === 'number') return hdr;
     const word = (off32: number, off64: number): bigint => (wide ? hdr.readBigUInt64LE(off64) : BigInt(hdr.readUInt32LE(off32)));
     const namePtr = word(0, 0);
@@ -1643,10 +1649,6 @@ const SOCK_STREAM = 1;
 /** The send calls' flags argument (compile.ts guardFastOpen). */
 const FASTOPEN_FLAGS: Readonly<Record<string, number>> = { sendto: 3, sendmsg: 2, sendmmsg: 3 };
 
-/** A pointer argument as the kernel reads it: an i386 call's are 32 bits, whatever a 64-bit caller of int 0x80 left above. */
-function ptr(v: bigint, emu: Emulation): bigint {
-  return emu === 'linux' ? v : v & 0xffffffffn;
-}
 
 /** Pointer-argument calls this supervisor cannot carry out yet. */
 const MEMORY_CALLS = new Set([
