@@ -163,7 +163,7 @@ Napi::Value LandlockRuleset(const Napi::CallbackInfo& info) {
 // null when fd is not one (or not open). What the program would inherit.
 Napi::Value SocketKind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int fd = ArgInt(info, 0);
   int flags = fcntl(fd, F_GETFD);
   if (flags < 0) return env.Null();
   int v[3];

@@ -609,32 +609,45 @@ function defaultGrants(policy: Policy, opts: CompileOptions): string | undefined
  */
 function landlockReads(policy: Policy, name: string, opts: CompileOptions, alias: Alias = 'fsread'): { reads: (Read & { source: string })[] } | { why: string } {
   const list = aliasRules(policy, name, opts, alias);
-  const what = alias === 'fsread' ? 'read' : 'write';
   if (!list) return { why: `${name}: a condition on the user is known only at run time` };
-  const permits: (Read & { source: string })[] = [];
-  const denies: Read[] = [];
-  let ended = false;
-  for (const r of list) {
-    const ra = landlockAction(r, opts);
-    if ('why' in ra) return ra;
-    const { where, action } = ra;
-    if (r.expr.kind === 'true') {
-      if (action === SECCOMP_RET.ALLOW) return { why: `${where}: every ${what} is permitted` };
-      ended = true;
-      break;
-    }
-    const reads = readsOf(r.expr);
-    if (!reads) return { why: `${where}: not a file or tree Landlock can express (eq, inpath, match "DIR/*" on filename)` };
-    if (action === SECCOMP_RET.ALLOW) permits.push(...reads.map(x => ({ ...x, source: where })));
-    else denies.push(...reads);
-  }
-  const fallback = ended ? undefined : defaultGrants(policy, opts);
-  if (fallback) return { why: fallback };
+  const walked = landlockRules(policy, list, opts, readsOf,
+    `every ${alias === 'fsread' ? 'read' : 'write'} is permitted`, 'not a file or tree Landlock can express (eq, inpath, match "DIR/*" on filename)');
+  if ('why' in walked) return walked;
+  const permits = walked.rules.filter(r => r.permit).flatMap(r => r.items.map(x => ({ ...x, source: r.where })));
+  const denies = walked.rules.filter(r => !r.permit).flatMap(r => r.items);
   for (const d of denies) {
     const p = permits.find(x => overlap(x, d));
     if (p) return { why: `${name}: a denial of ${d.path} overlaps the permit of ${p.path} (${p.source}); Landlock only grants` };
   }
   return { reads: permits };
+}
+
+/**
+ * A call's rules as Landlock reads them, in the engine's order: what each
+ * names (files and trees, ports), and whether it permits, up to the first
+ * unconditional denial, over a denying default. A why when one is beyond
+ * Landlock (`cannot`), or when everything else is permitted (`everything`):
+ * Landlock only grants.
+ */
+function landlockRules<T>(
+  policy: Policy, list: Rule[], opts: CompileOptions, readOf: (e: Expr) => T[] | undefined, everything: string, cannot: string,
+): { rules: { items: T[]; permit: boolean; where: string }[] } | { why: string } {
+  const rules: { items: T[]; permit: boolean; where: string }[] = [];
+  let ended = false;
+  for (const r of list) {
+    const ra = landlockAction(r, opts);
+    if ('why' in ra) return ra;
+    if (r.expr.kind === 'true') {
+      if (ra.action === SECCOMP_RET.ALLOW) return { why: `${ra.where}: ${everything}` };
+      ended = true;
+      break;
+    }
+    const items = readOf(r.expr);
+    if (!items) return { why: `${ra.where}: ${cannot}` };
+    rules.push({ items, permit: ra.action === SECCOMP_RET.ALLOW, where: ra.where });
+  }
+  const fallback = ended ? undefined : defaultGrants(policy, opts);
+  return fallback ? { why: fallback } : { rules };
 }
 
 /**
@@ -929,31 +942,19 @@ function ownRules(policy: Policy, name: string, opts: CompileOptions): Rule[] | 
 function portRules(policy: Policy, name: NetCall, opts: CompileOptions): { ports: Record<Family, Map<number, string>> } | { why: string } {
   const list = ownRules(policy, name, opts);
   if (typeof list === 'string') return { why: list };
-  const decided = new Map<string, string | false>();
-  let ended = false;
-  for (const r of list) {
-    const ra = landlockAction(r, opts);
-    if ('why' in ra) return ra;
-    const { where, action } = ra;
-    if (r.expr.kind === 'true') {
-      if (action === SECCOMP_RET.ALLOW) return { why: `${where}: every other ${name} is permitted; Landlock only grants` };
-      ended = true;
-      break;
-    }
-    const ports = portsOf(r.expr);
-    if (!ports) return { why: `${where}: not a port Landlock can express (sockaddr match "inet-*:PORT" or "inet6-*:PORT")` };
-    for (const x of ports) {
-      const key = `${x.family}:${x.port}`;
-      if (!decided.has(key)) decided.set(key, action === SECCOMP_RET.ALLOW ? where : false);
-    }
-  }
-  const fallback = ended ? undefined : defaultGrants(policy, opts);
-  if (fallback) return { why: fallback };
+  const walked = landlockRules(policy, list, opts, portsOf,
+    `every other ${name} is permitted; Landlock only grants`, 'not a port Landlock can express (sockaddr match "inet-*:PORT" or "inet6-*:PORT")');
+  if ('why' in walked) return walked;
+  // First match wins: a port's first rule decides it.
+  const seen = new Set<string>();
   const ports: Record<Family, Map<number, string>> = { inet: new Map(), inet6: new Map() };
-  for (const [key, where] of decided) {
-    if (!where) continue;
-    const [family, port] = key.split(':') as [Family, string];
-    ports[family].set(Number(port), where);
+  for (const r of walked.rules) {
+    for (const x of r.items) {
+      const key = `${x.family}:${x.port}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (r.permit) ports[x.family].set(x.port, r.where);
+    }
   }
   return { ports };
 }

@@ -690,7 +690,7 @@ export class Supervisor {
       case 'sendmmsg':
         // i386 sends notified only for the flag, which is in a register
         // here: checked, and the rest let through as the kernel would.
-        if (emu === 'linux32' && this.opts.fastOpenNotified?.(name)) return this.fastOpenOnly(note, base, a[FASTOPEN_FLAGS[name]!]!, () => 'continue');
+        if (emu === 'linux32' && this.opts.fastOpenNotified?.(name)) return this.fastOpenOnly(note, base, a[FASTOPEN_FLAGS[name]!]!);
         if (name === 'sendmmsg') return this.integerOnly(note, base, name);
         return name === 'sendto' ? this.sendto(note, base, emu) : this.sendmsg(note, base, emu);
       case 'connect':
@@ -709,12 +709,12 @@ export class Supervisor {
     return rules.some(r => /\bcmd\b/.test(r.text));
   }
 
-  /** A send notified only for MSG_FASTOPEN: refused with it, else `rest`. */
-  private fastOpenOnly(note: Notification, view: CallView, flags: bigint, rest: () => Outcome): Prepared {
+  /** A send notified only for MSG_FASTOPEN: refused with it, else let through to the kernel. */
+  private fastOpenOnly(note: Notification, view: CallView, flags: bigint): Prepared {
     return {
       view,
       shown: '',
-      perform: () => (Number(flags & 0xffffffffn) & MSG_FASTOPEN ? this.refuseFastOpen(note) : rest()),
+      perform: () => (Number(flags & 0xffffffffn) & MSG_FASTOPEN ? this.refuseFastOpen(note) : 'continue'),
     };
   }
 
@@ -1267,22 +1267,17 @@ export class Supervisor {
     const subView: CallView = { ...view, syscall: sub.name, args };
     if (sub.name === 'connect' || sub.name === 'bind') return this.socketCall(note, subView, sub.name, args);
     if (sub.name in FASTOPEN_FLAGS && this.opts.fastOpenRefused?.('linux32')) {
-      const carried = (): Prepared | number =>
-        sub.name === 'sendto' ? this.sendto({ ...note, args }, subView, 'linux32', true)
+      // MSG_FASTOPEN is read from the copy of the arguments. A send the
+      // kernel would have carried out gets them read again by the kernel
+      // only when nothing can change them meanwhile (as for execve);
+      // otherwise the send is carried out on the copy, where sendData
+      // refuses the flag (sendmmsg, which systrace does not carry out, is
+      // refused by integerOnly).
+      const stable = this.opts.fastOpenNotified?.(sub.name) && this.memoryRace(note.pid, [{ addr: argsAt, len: 4 * sub.args }]) === undefined;
+      if (stable) return this.fastOpenOnly(note, subView, args[FASTOPEN_FLAGS[sub.name]!]!);
+      return sub.name === 'sendto' ? this.sendto({ ...note, args }, subView, 'linux32', true)
         : sub.name === 'sendmsg' ? this.sendmsg({ ...note, args }, subView, 'linux32')
-        : this.integerOnly(note, subView, sub.name); // sendmmsg: refused, systrace does not carry it out
-      if (!this.opts.fastOpenNotified?.(sub.name)) return carried();
-      // Permitted but for MSG_FASTOPEN: checked on the copy of the
-      // arguments. The kernel reads them again, so it runs the call only
-      // when nothing can change them meanwhile (as for execve); else the
-      // call is carried out on the copy.
-      const flags = args[FASTOPEN_FLAGS[sub.name]!]!;
-      const race = this.memoryRace(note.pid, [{ addr: argsAt, len: 4 * sub.args }]);
-      if (race === undefined) return this.fastOpenOnly(note, subView, flags, () => 'continue');
-      const copy = carried();
-      if (typeof copy === 'number') return copy;
-      const perform = copy.perform;
-      return { ...copy, perform: () => (Number(flags & 0xffffffffn) & MSG_FASTOPEN ? this.refuseFastOpen(note) : perform()) };
+        : this.integerOnly(note, subView, sub.name);
     }
     if (sub.name === 'socket') {
       return {
